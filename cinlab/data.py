@@ -194,7 +194,7 @@ def fetch(name: str) -> Path:
             f"network and save it as {target} (sha256 {info.sha256}), or set "
             f"{config.DATA_DIR_ENV} to a folder that already holds styles/ and content/ "
             "(for example ../shared/data in the cinlab repository)."
-        ) from err
+        ) from None  # the message carries the cause; pooch's long network traceback would bury it
 
 
 def _short(err: BaseException, limit: int = 160) -> str:
@@ -406,6 +406,23 @@ def center_crop(image: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
         raise ValueError(f"Cannot crop {th}x{tw} from a {h}x{w} image; resize it first.")
     top, left = (h - th) // 2, (w - tw) // 2
     return image[..., top : top + th, left : left + tw]
+
+
+def shuffle_tiles(image: torch.Tensor, tiles: int = 4, seed: int = 0) -> torch.Tensor:
+    """Cut [B, 3, H, W] into ``tiles`` x ``tiles`` blocks and put them back in a seeded random order.
+
+    The layout is destroyed, the local texture is kept: a Gram matrix barely changes, content
+    features change a lot. H and W are first cropped to multiples of ``tiles``.
+    """
+    b, c, h, w = image.shape
+    th, tw = h // tiles, w // tiles
+    if th == 0 or tw == 0:
+        raise ValueError(f"A {h}x{w} image is too small for {tiles}x{tiles} tiles.")
+    x = image[..., : th * tiles, : tw * tiles]
+    blocks = x.reshape(b, c, tiles, th, tiles, tw).permute(0, 2, 4, 1, 3, 5).reshape(b, tiles * tiles, c, th, tw)
+    order = torch.randperm(tiles * tiles, generator=torch.Generator().manual_seed(seed))
+    blocks = blocks[:, order].reshape(b, tiles, tiles, c, th, tw).permute(0, 3, 1, 4, 2, 5)
+    return blocks.reshape(b, c, th * tiles, tw * tiles).contiguous()
 
 
 def square(image: torch.Tensor, size: int) -> torch.Tensor:

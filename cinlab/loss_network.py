@@ -208,6 +208,11 @@ class LossNetwork(nn.Module):
         self._index = {n: i for i, n in enumerate(names)}
         depth = max(self._index[n] for n in layers)
         self.features = _build_features(backend, pooling, depth)
+        # In-place ReLUs save a copy per layer; only safe where nobody asked for the conv output
+        # the ReLU would overwrite.
+        for i, module in enumerate(self.features):
+            if isinstance(module, nn.ReLU) and names[i - 1] not in layers:
+                module.inplace = True
 
         if backend == "vgg19":
             state = load_vgg19_caffe_state(weights)

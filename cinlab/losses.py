@@ -42,7 +42,30 @@ def gram_matrix(features: torch.Tensor, normalize: str = "hw") -> torch.Tensor:
         raise ValueError(f"normalize must be 'hw' or 'chw'; got {normalize!r}.")
     with torch.autocast(features.device.type, enabled=False):
         flat = _float32(features).reshape(b, c, h * w)
-        return torch.bmm(flat, flat.transpose(1, 2)) / denom
+        return _Gram.apply(flat, 1.0 / denom)
+
+
+class _Gram(torch.autograd.Function):
+    """``G = scale * F F^T`` with a one-matmul backward.
+
+    Autograd would differentiate ``F F^T`` as two products (one per factor); since G is
+    symmetric in F, ``dL/dF = scale * (dG + dG^T) F`` needs one. The scale is fused into the
+    matmuls (``baddbmm``'s alpha).
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        ctx.scale = scale
+        b, c, _ = flat.shape
+        out = flat.new_empty(b, c, c)
+        return torch.baddbmm(out, flat, flat.transpose(1, 2), beta=0.0, alpha=scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (flat,) = ctx.saved_tensors
+        sym = grad + grad.transpose(1, 2)
+        return torch.baddbmm(torch.empty_like(flat), sym, flat, beta=0.0, alpha=ctx.scale), None
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

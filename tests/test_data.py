@@ -292,3 +292,14 @@ def test_show_images_makes_a_grid():
     assert len(fig.axes) == 8
     with pytest.raises(ValueError, match="titles"):
         cinlab.show_images(images, titles=["a"])
+
+
+def test_shuffle_tiles_permutes_blocks():
+    image = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) / 384
+    shuffled = data.shuffle_tiles(image, tiles=2, seed=1)
+    assert shuffled.shape == image.shape
+    assert not torch.equal(shuffled, image)
+    assert torch.equal(shuffled.flatten().sort().values, image.flatten().sort().values)
+    blocks = {tuple(image[0, :, i : i + 4, j : j + 4].flatten().tolist()) for i in (0, 4) for j in (0, 4)}
+    moved = {tuple(shuffled[0, :, i : i + 4, j : j + 4].flatten().tolist()) for i in (0, 4) for j in (0, 4)}
+    assert blocks == moved  # the same four blocks, in another order

@@ -132,3 +132,10 @@ def test_vgg16_from_a_local_file(tmp_path):
     normalised = torchvision.transforms.functional.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     with torch.no_grad():
         torch.testing.assert_close(net(x)["relu3_3"], model.features[:16](normalised))
+
+
+def test_requested_conv_outputs_survive_inplace_relus():
+    net = LossNetwork("random", layers=("conv1_2", "relu1_2", "relu2_1"))
+    out = net(torch.rand(1, 3, 16, 16))
+    assert (out["conv1_2"] < 0).any(), "conv1_2 was overwritten by its in-place ReLU"
+    torch.testing.assert_close(out["relu1_2"], out["conv1_2"].clamp_min(0))

@@ -1,0 +1,363 @@
+"""Gatys, Ecker & Bethge (2016): style transfer by optimising the pixels of the pastiche.
+
+The pastiche ``p`` starts from the content photo (or noise) and is optimised so that
+
+    total = content_weight * mean((F_l(p) - F_l(c))^2)              at the content layer(s)
+          + style_weight * sum_l layer_weight_l * mean((G_l(p) - G_l(s))^2)   at the style layers
+
+with ``F_l`` the loss network's feature maps and ``G_l`` their Gram matrices (see
+:mod:`cinlab.losses`). Each iteration is a forward and backward pass through VGG: hundreds of
+them per image, which is what the feed-forward networks of the paper avoid.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from . import color
+from .config import default_device
+from .data import ImageSource, check_image_tensor, load_image, resize
+from .loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, LossNetwork
+from .losses import content_loss, gram_matrix, style_loss, total_variation
+
+#: Default loss weights for the embedded VGG-19 (Caffe-scale activations), chosen by eye
+#: (tubingen with starry_night and the_scream at 192 px, 100-150 L-BFGS steps): 1e-6 barely
+#: changes the photo, 1e-5 is clearly stylised, 2e-5 looks like the classic Gatys results with
+#: the scene still readable, 1e-4 loses the scene.
+GATYS_CONTENT_WEIGHT = 1.0
+GATYS_STYLE_WEIGHT = 2e-5
+
+#: Largest pixel gradient of the (rescaled) loss at L-BFGS's first evaluation; see _optimise.
+#: Chosen on six problems (stylisation from photo or noise, texture synthesis, reconstruction):
+#: 0.05-0.2 all converge with at most one rise in 40 steps; without rescaling two diverge.
+LBFGS_GRADIENT_SCALE = 0.1
+
+Callback = Callable[[int, torch.Tensor, Mapping[str, float]], None]
+
+
+@dataclass
+class GatysResult:
+    """What :func:`gatys` returns.
+
+    Attributes:
+        image: the pastiche, [1, 3, H, W] in [0, 1], on the CPU.
+        history: per-iteration losses: ``"total"``, ``"content"``, ``"style"`` (weighted sums)
+            and ``"style/<layer>"`` (unweighted, per style layer). One entry per iteration
+            (over all scales of a multi-scale run).
+        seconds: wall-clock time of the optimisation.
+        steps: iterations run (over all scales).
+    """
+
+    image: torch.Tensor
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: int = 0
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / max(1, self.steps)
+
+
+class GatysObjective:
+    """Content and style targets for one problem, and the loss of a candidate image.
+
+    Targets are computed once (style Gram matrices do not change during optimisation).
+    """
+
+    def __init__(
+        self,
+        net: LossNetwork,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        style_blend: Sequence[float],
+        *,
+        content_layers: Sequence[str],
+        style_layers: Sequence[str],
+        content_weight: float,
+        style_weight: float,
+        layer_weights: Mapping[str, float] | None,
+        tv_weight: float,
+    ):
+        self.net = net
+        self.content_layers = tuple(content_layers)
+        self.style_layers = tuple(style_layers)
+        self.content_weight = content_weight
+        self.style_weight = style_weight
+        self.layer_weights = {layer: float((layer_weights or {}).get(layer, 1.0)) for layer in self.style_layers}
+        self.tv_weight = tv_weight
+        self.layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
+        if not self.layers:
+            raise ValueError("Nothing to optimise: no content layers and no style layers.")
+        with torch.no_grad():
+            self.content_targets = net(content, self.content_layers) if self.content_layers else {}
+            # Several style images: the target is the blend of their Gram matrices.
+            self.style_targets = {layer: 0.0 for layer in self.style_layers}
+            for image, weight in zip(styles, style_blend) if self.style_layers else ():
+                feats = net(image, self.style_layers)
+                for layer in self.style_layers:
+                    self.style_targets[layer] = self.style_targets[layer] + weight * gram_matrix(feats[layer])
+
+    def losses(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """All loss terms of ``image`` [1, 3, H, W]; ``"total"`` is the one to minimise."""
+        # Only the layers this problem needs: the network stops at the deepest of them.
+        feats = self.net(image, self.layers, check_range=False)
+        zero = image.new_zeros((), dtype=torch.float32)
+        content = sum((content_loss(feats[l], self.content_targets[l]) for l in self.content_layers), zero)
+        if self.content_layers:
+            content = content / len(self.content_layers)
+        per_layer = {l: style_loss(gram_matrix(feats[l]), self.style_targets[l]) for l in self.style_layers}
+        style = sum((self.layer_weights[l] * per_layer[l] for l in self.style_layers), zero)
+        total = self.content_weight * content + self.style_weight * style
+        out = {"content": content, "style": style}
+        if self.tv_weight:
+            tv = total_variation(image)
+            total = total + self.tv_weight * tv
+            out["tv"] = tv
+        out["total"] = total
+        out.update({f"style/{l}": v for l, v in per_layer.items()})
+        return out
+
+
+def _as_list(style) -> list:
+    return list(style) if isinstance(style, (list, tuple)) else [style]
+
+
+def _normalised_blend(weights: Sequence[float] | None, count: int) -> list[float]:
+    if weights is None:
+        weights = [1.0] * count
+    weights = [float(w) for w in weights]
+    if len(weights) != count:
+        raise ValueError(f"Got {len(weights)} style_blend weights for {count} style images.")
+    if count and (any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0):
+        raise ValueError(f"style_blend weights must be non-negative, finite and not all zero; got {weights}.")
+    return [w / sum(weights) for w in weights]
+
+
+def gatys(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource] | None,
+    *,
+    steps: int = 300,
+    optimizer: str = "lbfgs",
+    size: int | Sequence[int] | None = None,
+    style_scale: float = 1.0,
+    style_blend: Sequence[float] | None = None,
+    content_weight: float = GATYS_CONTENT_WEIGHT,
+    style_weight: float = GATYS_STYLE_WEIGHT,
+    layer_weights: Mapping[str, float] | None = None,
+    tv_weight: float = 0.0,
+    content_layers: Sequence[str] = GATYS_CONTENT_LAYERS,
+    style_layers: Sequence[str] = GATYS_STYLE_LAYERS,
+    init: str | torch.Tensor = "content",
+    seed: int = 0,
+    preserve_color: str | None = None,
+    scales: Sequence[int] | None = None,
+    lr: float | None = None,
+    history_size: int = 50,
+    loss_network: LossNetwork | None = None,
+    pooling: str = "max",
+    device: torch.device | str | None = None,
+    callback: Callback | None = None,
+    callback_every: int = 50,
+    progress: bool = True,
+) -> GatysResult:
+    """Stylise ``content`` with ``style`` by optimising pixels (Gatys et al.).
+
+    Args:
+        content: the photo (anything :func:`cinlab.load_image` accepts).
+        style: one painting, or a list of paintings blended with ``style_blend`` weights; or
+            ``None`` for a content-only reconstruction (then ``style_layers`` is ignored).
+        steps: optimiser iterations (per scale for a multi-scale run). For L-BFGS these are real
+            iterations, each one forward and backward pass, not function evaluations.
+        optimizer: ``"lbfgs"`` (fast convergence) or ``"adam"`` (lower memory).
+        size: content size (shorter side, or (H, W)); ``None`` keeps the image's size.
+        style_scale: the style image's shorter side relative to the content's. Smaller values
+            give finer brush strokes, larger ones coarser.
+        style_blend: weights of several style images (normalised to sum to 1).
+        content_weight, style_weight, layer_weights, tv_weight: the loss weights.
+        init: ``"content"``, ``"noise"`` (seeded uniform noise) or an image tensor.
+        preserve_color: ``None``, ``"luminance"`` (stylise luminance only, keep the photo's
+            colours exactly) or ``"histogram"`` (recolour the style image to the photo's colour
+            statistics first).
+        scales: coarse-to-fine sizes, e.g. ``(256, 512)``: each scale starts from the
+            upsampled result of the previous one. Overrides ``size``.
+        lr: step size (L-BFGS default 1; Adam default 0.02 in [0, 1] pixel units).
+        history_size: L-BFGS memory (pairs of image-sized vectors).
+        loss_network: a :class:`LossNetwork` to reuse; default: the embedded VGG-19.
+        callback: called as ``callback(step, image, losses)`` every ``callback_every`` steps.
+
+    Returns:
+        :class:`GatysResult` with ``.image`` [1, 3, H, W] in [0, 1] and ``.history``.
+    """
+    if optimizer not in ("lbfgs", "adam"):
+        raise ValueError(f"optimizer must be 'lbfgs' or 'adam'; got {optimizer!r}.")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}.")
+    if preserve_color not in (None, "luminance", "histogram"):
+        raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram'; got {preserve_color!r}.")
+    if style_scale <= 0:
+        raise ValueError(f"style_scale must be positive; got {style_scale}.")
+    device = torch.device(device) if device is not None else default_device()
+    styles_in = [] if style is None else _as_list(style)
+    if style is None:
+        style_layers = ()
+    style_blend = _normalised_blend(style_blend, len(styles_in))
+
+    scale_list = list(scales) if scales else [size]
+    content_full = load_image(content, scale_list[-1])
+    style_full = [load_image(s) for s in styles_in]
+    if loss_network is None:
+        loss_network = LossNetwork("vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling)
+    net = loss_network.to(device)
+
+    history: dict[str, list[float]] = {}
+    image = None
+    total_steps = 0
+    start = time.perf_counter()
+    bar = tqdm(total=steps * len(scale_list), desc="gatys", disable=not progress, leave=False)
+    for scale in scale_list:
+        content_img = resize(content_full, scale).to(device)
+        short = min(content_img.shape[-2:])
+        styles = [resize(s, max(1, round(short * style_scale))).to(device) for s in style_full]
+        if preserve_color == "histogram":
+            styles = [color.match_color_histogram(s, content_img) for s in styles]
+        target_content = content_img
+        if preserve_color == "luminance":
+            styles = [color.match_luminance(s, content_img) for s in styles]
+            target_content = color.grey_rgb(content_img)
+        objective = GatysObjective(
+            net,
+            target_content,
+            styles,
+            style_blend,
+            content_layers=content_layers,
+            style_layers=style_layers,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            layer_weights=layer_weights,
+            tv_weight=tv_weight,
+        )
+        # Starting point: content, noise, a given image, or the previous scale's result.
+        if image is not None:
+            x0 = resize(image, tuple(content_img.shape[-2:]))
+        elif isinstance(init, torch.Tensor):
+            x0 = resize(check_image_tensor(init.float(), "init"), tuple(content_img.shape[-2:])).to(device)
+        elif init == "content":
+            x0 = target_content.clone()
+        elif init == "noise":
+            generator = torch.Generator().manual_seed(seed)
+            x0 = torch.rand(content_img.shape, generator=generator).to(device)
+        else:
+            raise ValueError(f"init must be 'content', 'noise' or an image tensor; got {init!r}.")
+        image = _optimise(
+            objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, callback_every, total_steps
+        )
+        total_steps += steps
+    bar.close()
+    if preserve_color == "luminance":
+        image = color.transfer_chrominance(image, content_img)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    return GatysResult(image=image.detach().cpu(), history=history, seconds=seconds, steps=total_steps)
+
+
+def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, every, offset):
+    torch.manual_seed(seed)
+    x = x0.detach().clone().clamp_(0, 1).requires_grad_(True)
+    if optimizer == "lbfgs":
+        # max_iter=1: each .step() is exactly one L-BFGS iteration with one function evaluation
+        # (no line search), so `steps` counts iterations. The curvature history persists
+        # across calls in the optimiser state.
+        opt = torch.optim.LBFGS(
+            [x], lr=lr or 1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
+        )
+    else:
+        opt = torch.optim.Adam([x], lr=lr or 0.02)
+    last: dict[str, torch.Tensor] = {}
+    # L-BFGS scale: the loss is multiplied by a constant fixed at the first evaluation so the
+    # largest pixel gradient is LBFGS_GRADIENT_SCALE. Without it, L-BFGS breaks on large losses:
+    # at the photo the style loss has negative curvature along the gradient, the first
+    # curvature pair is rejected, and torch's L-BFGS then takes a raw gradient step of length
+    # lr * |g| (here tens of thousands of pixel units) and diverges. Adam is scale-invariant.
+    scale: list[float] = []
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        terms = objective.losses(x)
+        terms["total"].backward()
+        last.clear()
+        last.update(terms)
+        if optimizer != "lbfgs":
+            return terms["total"]
+        if not scale:
+            scale.append(LBFGS_GRADIENT_SCALE / max(x.grad.abs().max().item(), 1e-30))
+        x.grad.mul_(scale[0])
+        return terms["total"].detach() * scale[0]
+
+    for i in range(steps):
+        if optimizer == "lbfgs":
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)  # keep pixels in [0, 1]: a projection after each step
+        # One device-to-host transfer for all loss terms.
+        values = dict(zip(last.keys(), torch.stack([v.detach() for v in last.values()]).tolist()))
+        if not math.isfinite(values["total"]):
+            raise FloatingPointError(
+                f"The loss became {values['total']} at step {offset + i}; lower lr or the style weight."
+            )
+        for k, v in values.items():
+            history.setdefault(k, []).append(v)
+        bar.update(1)
+        if i % 10 == 0:
+            bar.set_postfix(loss=f"{values['total']:.3g}")
+        if callback is not None and ((offset + i + 1) % every == 0):
+            callback(offset + i + 1, x.detach(), values)
+    return x.detach()
+
+
+def synthesize_texture(
+    style: ImageSource,
+    size: int | Sequence[int] = 128,
+    *,
+    layers: Sequence[str] = GATYS_STYLE_LAYERS,
+    steps: int = 200,
+    seed: int = 0,
+    **kwargs,
+) -> GatysResult:
+    """Texture synthesis (Gatys et al. 2015): match only the Gram matrices of ``layers``.
+
+    Starts from seeded noise of ``size`` (shorter side of a square, or (H, W)) with no content
+    loss at all: what comes out is everything the Gram matrices of those layers know about the
+    painting. Deeper layers capture larger structures. Extra keyword arguments go to
+    :func:`gatys`.
+    """
+    shape = (size, size) if isinstance(size, int) else tuple(size)
+    canvas = torch.full((1, 3, *shape), 0.5)  # only its size is used: no content layers
+    return gatys(
+        canvas, style, steps=steps, style_layers=tuple(layers), content_layers=(), content_weight=0.0,
+        style_weight=kwargs.pop("style_weight", 1.0), init="noise", seed=seed, style_scale=kwargs.pop("style_scale", 1.0),
+        **kwargs,
+    )
+
+
+def reconstruct_content(
+    image: ImageSource, layer: str, *, size: int | Sequence[int] | None = None, steps: int = 200, seed: int = 0, **kwargs
+) -> GatysResult:
+    """Reconstruct an image from noise using only its feature maps at one ``layer``.
+
+    Shallow layers give the photo back almost exactly; deep layers keep the objects and layout
+    but not the exact pixels: this is what the content loss asks a pastiche to preserve.
+    """
+    return gatys(
+        image, None, size=size, steps=steps, content_layers=(layer,), init="noise", seed=seed, **kwargs
+    )
