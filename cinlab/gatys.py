@@ -52,12 +52,15 @@ class GatysResult:
             (over all scales of a multi-scale run).
         seconds: wall-clock time of the optimisation.
         steps: iterations run (over all scales).
+        final_losses: the loss terms of the returned image (at the last scale). The returned
+            image is the best iterate of the last scale, which is almost always the last one.
     """
 
     image: torch.Tensor
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     steps: int = 0
+    final_losses: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds_per_step(self) -> float:
@@ -255,7 +258,7 @@ def gatys(
             x0 = torch.rand(content_img.shape, generator=generator).to(device)
         else:
             raise ValueError(f"init must be 'content', 'noise' or an image tensor; got {init!r}.")
-        image = _optimise(
+        image, final_losses = _optimise(
             objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, callback_every, total_steps
         )
         total_steps += steps
@@ -265,10 +268,19 @@ def gatys(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    return GatysResult(image=image.detach().cpu(), history=history, seconds=seconds, steps=total_steps)
+    return GatysResult(
+        image=image.detach().cpu(), history=history, seconds=seconds, steps=total_steps, final_losses=final_losses
+    )
 
 
 def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, every, offset):
+    """Run ``steps`` iterations; return (best image seen, its loss terms).
+
+    Without a line search, L-BFGS on this non-convex loss can overshoot for a step or two, so
+    the iterate with the lowest total loss is returned (usually the last one). Each iterate's
+    loss comes from the evaluation the optimiser makes anyway; only the final iterate costs one
+    extra forward pass.
+    """
     torch.manual_seed(seed)
     x = x0.detach().clone().clamp_(0, 1).requires_grad_(True)
     if optimizer == "lbfgs":
@@ -281,6 +293,7 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
     else:
         opt = torch.optim.Adam([x], lr=lr or 0.02)
     last: dict[str, torch.Tensor] = {}
+    evaluated: list[torch.Tensor] = []
     # L-BFGS scale: the loss is multiplied by a constant fixed at the first evaluation so the
     # largest pixel gradient is LBFGS_GRADIENT_SCALE. Without it, L-BFGS breaks on large losses:
     # at the photo the style loss has negative curvature along the gradient, the first
@@ -294,6 +307,7 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         terms["total"].backward()
         last.clear()
         last.update(terms)
+        evaluated[:] = [x.detach().clone()]
         if optimizer != "lbfgs":
             return terms["total"]
         if not scale:
@@ -301,6 +315,10 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         x.grad.mul_(scale[0])
         return terms["total"].detach() * scale[0]
 
+    def to_host(terms):  # one device-to-host transfer for all loss terms
+        return dict(zip(terms.keys(), torch.stack([v.detach() for v in terms.values()]).tolist()))
+
+    best_loss, best_image, best_terms = math.inf, None, None
     for i in range(steps):
         if optimizer == "lbfgs":
             opt.step(closure)
@@ -309,12 +327,13 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
             opt.step()
         with torch.no_grad():
             x.clamp_(0, 1)  # keep pixels in [0, 1]: a projection after each step
-        # One device-to-host transfer for all loss terms.
-        values = dict(zip(last.keys(), torch.stack([v.detach() for v in last.values()]).tolist()))
+        values = to_host(last)
         if not math.isfinite(values["total"]):
             raise FloatingPointError(
                 f"The loss became {values['total']} at step {offset + i}; lower lr or the style weight."
             )
+        if values["total"] < best_loss:
+            best_loss, best_image, best_terms = values["total"], evaluated[0], values
         for k, v in values.items():
             history.setdefault(k, []).append(v)
         bar.update(1)
@@ -322,7 +341,11 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
             bar.set_postfix(loss=f"{values['total']:.3g}")
         if callback is not None and ((offset + i + 1) % every == 0):
             callback(offset + i + 1, x.detach(), values)
-    return x.detach()
+    with torch.no_grad():
+        final = to_host(objective.losses(x))
+    if final["total"] <= best_loss:
+        return x.detach(), final
+    return best_image, best_terms
 
 
 def synthesize_texture(

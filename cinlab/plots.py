@@ -81,3 +81,17 @@ def plot_losses(
         ax.set_title(title)
     ax.legend(fontsize=8)
     return ax
+
+
+def notebook_setup(dpi: int = 80) -> None:
+    """Inline figures as JPEG at a modest dpi, so committed notebooks stay small."""
+    import matplotlib.pyplot as plt
+
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("jpeg")
+    except ImportError:  # outside Jupyter
+        pass
+    plt.rcParams["figure.dpi"] = dpi
+    plt.rcParams["savefig.dpi"] = dpi

@@ -1,0 +1,491 @@
+"""The style transfer network of the paper: one network, N styles, conditional instance norm.
+
+:class:`ConditionalInstanceNorm2d` normalises each example's channels to zero mean and unit
+variance over H x W, then applies a *style's* scale and shift:
+
+    z = gamma_s * (x - mean(x)) / sqrt(var(x) + eps) + beta_s
+
+Every convolution weight is shared by all styles; a style is nothing but its (gamma, beta) rows,
+3,206 numbers at full width (0.2 % of the network).
+
+:class:`TransformerNet` is magenta's ``image_stylization`` network: 9x9 / 3x3 / 3x3 convs down,
+five residual blocks, two (nearest-neighbour upsample + 3x3 conv) up, a 9x9 conv and a
+sigmoid; reflection padding, no conv biases, CIN after every conv.
+
+A style is chosen by a *condition*, passed as the second argument of ``net(images, style)``:
+
+- integer labels, one per example: ``3``, ``[0, 2]``, ``torch.tensor([1, 1, 4])``;
+- mixing weights ``[N]`` or ``[B, N]`` (floats): gamma = sum_i w_i gamma_i, and the same for
+  beta, *unnormalised* as in the paper's code (see :func:`cinlab.mixing.normalize_weights`);
+- spatial mixing weights ``[B, N, H, W]``: a different mix at every pixel (resized to each
+  layer's resolution), so regions of one image take different styles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+#: Smallest input side the network accepts (its three resolutions must stay > 1 pixel for
+#: reflection padding at the 1/4-resolution 3x3 convolutions).
+MIN_IMAGE_SIZE = 16
+
+StyleInput = Union[int, Sequence[int], torch.Tensor]
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+@dataclass
+class StyleCondition:
+    """A validated style condition, shared by every normalisation layer of one forward pass.
+
+    ``kind`` is ``"labels"`` (``value``: long [B]), ``"weights"`` (float [B, N]) or
+    ``"spatial"`` (float [B, N, H, W]).
+    """
+
+    kind: str
+    value: torch.Tensor
+    _resized: dict | None = None
+
+    def spatial_at(self, height: int, width: int) -> torch.Tensor:
+        """Spatial weights resized to one layer's resolution (cached per resolution)."""
+        if self._resized is None:
+            self._resized = {}
+        key = (height, width)
+        if key not in self._resized:
+            w = self.value
+            if w.shape[-2:] != key:
+                w = F.interpolate(w, size=key, mode="bilinear", align_corners=False)
+            self._resized[key] = w
+        return self._resized[key]
+
+
+def make_condition(style: StyleInput | StyleCondition, num_styles: int, batch: int, *, check: bool = True) -> StyleCondition:
+    """Turn any accepted style argument into a :class:`StyleCondition` for a batch of ``batch``.
+
+    With ``check=True`` (the default) values are validated and bad ones raise ``ValueError``
+    with the fix: labels out of range; mixing weights of the wrong length, negative, NaN or all
+    zero. Trainers that make their own labels pass ``check=False`` (it costs a host sync).
+    """
+    if isinstance(style, StyleCondition):
+        return style
+    if isinstance(style, bool):
+        raise TypeError("A style must be an integer label, a list of labels or a weight tensor, not a bool.")
+    if isinstance(style, int):
+        style = torch.tensor([style])
+    elif isinstance(style, (list, tuple)):
+        if not style:
+            raise ValueError("Empty list of styles.")
+        if all(isinstance(s, int) and not isinstance(s, bool) for s in style):
+            style = torch.tensor(list(style))
+        else:
+            style = torch.tensor([float(s) for s in style])
+    if not isinstance(style, torch.Tensor):
+        raise TypeError(
+            f"style must be an integer label, a list of labels or a tensor of mixing weights; got {type(style).__name__}."
+        )
+    if not style.is_floating_point():
+        labels = style.reshape(-1).long()
+        if labels.numel() == 1 and batch > 1:
+            labels = labels.expand(batch)
+        if labels.numel() != batch:
+            raise ValueError(f"Got {labels.numel()} style labels for a batch of {batch} images.")
+        if check:
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= num_styles:
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"Style label {bad} is out of range: this network has {num_styles} style(s), labels 0 to {num_styles - 1}."
+                )
+        return StyleCondition("labels", labels)
+    weights = style.float()
+    if weights.dim() == 1:
+        weights = weights.unsqueeze(0)
+    if weights.dim() == 2:
+        kind = "weights"
+        if weights.shape[0] == 1 and batch > 1:
+            weights = weights.expand(batch, -1)
+    elif weights.dim() == 4:
+        kind = "spatial"
+        if weights.shape[0] == 1 and batch > 1:
+            weights = weights.expand(batch, -1, -1, -1)
+    else:
+        raise ValueError(
+            f"Mixing weights must be [N], [B, N] or spatial [B, N, H, W]; got shape {tuple(style.shape)}."
+        )
+    if weights.shape[1] != num_styles:
+        raise ValueError(
+            f"Got {weights.shape[1]} mixing weights but this network has {num_styles} styles: give one weight per style."
+        )
+    if weights.shape[0] != batch:
+        raise ValueError(f"Got mixing weights for {weights.shape[0]} images but a batch of {batch}.")
+    if check:
+        validate_weights(weights, dim=1)
+    return StyleCondition(kind, weights)
+
+
+def validate_weights(weights: torch.Tensor, dim: int = -1) -> None:
+    """Raise ``ValueError`` for NaN/infinite, negative or all-zero mixing weights (along ``dim``)."""
+    if not torch.isfinite(weights).all():
+        raise ValueError("Mixing weights contain NaN or infinite values.")
+    if (weights < 0).any():
+        raise ValueError(
+            "Mixing weights must not be negative (the paper mixes styles convexly); "
+            f"smallest weight given: {weights.min().item():.4g}."
+        )
+    if (weights.sum(dim) <= 0).any():
+        raise ValueError("Mixing weights are all zero (somewhere): give at least one style a positive weight.")
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance normalisation with one (gamma, beta) pair per style.
+
+    Args:
+        num_channels: C.
+        num_styles: N; the tables ``gamma`` and ``beta`` are [N, C], starting at 1 and 0.
+        eps: added to the (biased) variance, 1e-5 as in the paper.
+
+    Input [B, C, H, W] and a condition (see the module docstring); output [B, C, H, W]. Statistics
+    are always those of the instance: no running statistics, so ``train()`` and ``eval()`` agree.
+    """
+
+    def __init__(self, num_channels: int, num_styles: int, eps: float = 1e-5):
+        super().__init__()
+        if num_styles < 1:
+            raise ValueError(f"num_styles must be at least 1; got {num_styles}.")
+        self.num_channels = num_channels
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(num_styles, num_channels))
+        self.beta = nn.Parameter(torch.zeros(num_styles, num_channels))
+
+    @property
+    def num_styles(self) -> int:
+        return self.gamma.shape[0]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_channels}, num_styles={self.num_styles}, eps={self.eps}"
+
+    def affine(self, condition: StyleCondition, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """gamma and beta for a condition: [B, C, 1, 1] each, or [B, C, H, W] for spatial mixing."""
+        if condition.kind == "labels":
+            gamma, beta = self.gamma[condition.value], self.beta[condition.value]
+        elif condition.kind == "weights":
+            w = condition.value.to(self.gamma.dtype)
+            gamma, beta = w @ self.gamma, w @ self.beta
+        else:
+            w = condition.spatial_at(height, width).to(self.gamma.dtype)
+            gamma = torch.einsum("bnhw,nc->bchw", w, self.gamma)
+            beta = torch.einsum("bnhw,nc->bchw", w, self.beta)
+            return gamma, beta
+        return gamma[:, :, None, None], beta[:, :, None, None]
+
+    def forward(self, x: torch.Tensor, style: StyleInput | StyleCondition) -> torch.Tensor:
+        condition = make_condition(style, self.num_styles, x.shape[0])
+        return conditional_instance_norm(x, *self.affine(condition, x.shape[-2], x.shape[-1]), eps=self.eps)
+
+
+def conditional_instance_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """``gamma * (x - mean) / sqrt(var + eps) + beta`` with per-example, per-channel statistics.
+
+    ``x`` is [B, C, H, W]; ``gamma`` and ``beta`` broadcast to it ([B, C, 1, 1] or [B, C, H, W]).
+    Statistics are computed in float32 (also under autocast); with per-channel gamma the
+    normalisation and affine fold into one multiply-add: ``x * scale + shift``.
+    """
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+    inv_std = torch.rsqrt(var + eps)
+    if gamma.shape[-2:] == (1, 1):
+        scale = gamma.float() * inv_std
+        shift = beta.float() - mean * scale
+        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
+    normalised = ((x.float() - mean) * inv_std).to(x.dtype)
+    return torch.addcmul(beta.to(x.dtype), normalised, gamma.to(x.dtype))
+
+
+class _PlainNorm(nn.Module):
+    """Instance or batch norm without style conditioning (teaching comparisons; N = 1)."""
+
+    def __init__(self, num_channels: int, kind: str):
+        super().__init__()
+        if kind == "in":
+            self.norm = nn.InstanceNorm2d(num_channels, affine=True, track_running_stats=False)
+        else:
+            self.norm = nn.BatchNorm2d(num_channels)
+
+    def forward(self, x: torch.Tensor, style) -> torch.Tensor:
+        return self.norm(x)
+
+
+# ----------------------------------------------------------------------------- network
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a :class:`TransformerNet`'s architecture (saved in checkpoints)."""
+
+    num_styles: int = 1
+    width: float = 1.0
+    norm: str = "cin"  # "cin" (the paper), "in" (plain instance norm), "bn" (batch norm)
+    upsample: str = "nearest"  # "nearest" + conv (the paper) or "transpose" (checkerboards)
+    padding: str = "reflect"  # "reflect" (the paper) or "zero" (border artefacts)
+
+    def channels(self) -> tuple[int, int, int]:
+        return tuple(max(1, int(round(c * self.width))) for c in (32, 64, 128))
+
+
+class ConvLayer(nn.Module):
+    """Padding (reflect or zero) + bias-free conv + normalisation (+ activation by the caller)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, config: ModelConfig, upsample: bool = False):
+        super().__init__()
+        self.upsample = upsample and config.upsample == "nearest"
+        self.pad = kernel // 2
+        self.padding_mode = "reflect" if config.padding == "reflect" else "constant"
+        if upsample and config.upsample == "transpose":
+            self.conv = nn.ConvTranspose2d(cin, cout, kernel, stride=2, padding=1, output_padding=1, bias=False)
+            self.pad = 0
+        else:
+            self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, bias=False)
+        nn.init.normal_(self.conv.weight, mean=0.0, std=0.01)  # magenta's initialiser
+        if config.norm == "cin":
+            self.norm = ConditionalInstanceNorm2d(cout, config.num_styles)
+        else:
+            self.norm = _PlainNorm(cout, config.norm)
+
+    def forward(self, x: torch.Tensor, condition: StyleCondition) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4, mode=self.padding_mode)
+        x = self.conv(x)
+        if isinstance(self.norm, ConditionalInstanceNorm2d):
+            gamma, beta = self.norm.affine(condition, x.shape[-2], x.shape[-1])
+            return conditional_instance_norm(x, gamma, beta, self.norm.eps)
+        return self.norm(x, condition)
+
+
+class ResidualBlock(nn.Module):
+    """conv-norm-ReLU-conv-norm, plus the input (no ReLU after the sum), as in magenta."""
+
+    def __init__(self, channels: int, config: ModelConfig):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1, config)
+        self.conv2 = ConvLayer(channels, channels, 3, 1, config)
+
+    def forward(self, x: torch.Tensor, condition: StyleCondition) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x, condition)), condition)
+
+
+class TransformerNet(nn.Module):
+    """The paper's style transfer network (magenta ``image_stylization`` layout).
+
+    Args:
+        num_styles: N, the number of (gamma, beta) rows per normalisation layer.
+        width: channel multiplier (magenta's alpha); 1.0 is the paper's network.
+        norm, upsample, padding: teaching variants (see :class:`ModelConfig`); the defaults are
+            the paper's.
+        style_names: optional names of the N styles (used by :meth:`stylize` and checkpoints).
+
+    Call ``net(images, style)`` with images [B, 3, H, W] in [0, 1] (any H, W >= 16: the input is
+    reflect-padded to a multiple of 4 and the output cropped back) and a style condition; the
+    output is [B, 3, H, W] in [0, 1] (sigmoid).
+    """
+
+    def __init__(
+        self,
+        num_styles: int = 1,
+        width: float = 1.0,
+        *,
+        norm: str = "cin",
+        upsample: str = "nearest",
+        padding: str = "reflect",
+        style_names: Sequence[str] | None = None,
+    ):
+        super().__init__()
+        if norm not in ("cin", "in", "bn"):
+            raise ValueError(f"norm must be 'cin', 'in' or 'bn'; got {norm!r}.")
+        if upsample not in ("nearest", "transpose"):
+            raise ValueError(f"upsample must be 'nearest' or 'transpose'; got {upsample!r}.")
+        if padding not in ("reflect", "zero"):
+            raise ValueError(f"padding must be 'reflect' or 'zero'; got {padding!r}.")
+        if norm != "cin" and num_styles != 1:
+            raise ValueError(f"norm={norm!r} has no per-style parameters: use num_styles=1 (or norm='cin').")
+        if width <= 0:
+            raise ValueError(f"width must be positive; got {width}.")
+        self.config = ModelConfig(num_styles=num_styles, width=width, norm=norm, upsample=upsample, padding=padding)
+        c1, c2, c3 = self.config.channels()
+        cfg = self.config
+        self.conv1 = ConvLayer(3, c1, 9, 1, cfg)
+        self.conv2 = ConvLayer(c1, c2, 3, 2, cfg)
+        self.conv3 = ConvLayer(c2, c3, 3, 2, cfg)
+        self.residuals = nn.ModuleList([ResidualBlock(c3, cfg) for _ in range(5)])
+        self.up1 = ConvLayer(c3, c2, 3, 1, cfg, upsample=True)
+        self.up2 = ConvLayer(c2, c1, 3, 1, cfg, upsample=True)
+        self.out = ConvLayer(c1, 3, 9, 1, cfg)
+        self.style_names = list(style_names) if style_names is not None else [f"style {i}" for i in range(num_styles)]
+        if len(self.style_names) != num_styles:
+            raise ValueError(f"Got {len(self.style_names)} style names for {num_styles} styles.")
+
+    # ------------------------------------------------------------------ structure
+
+    @property
+    def num_styles(self) -> int:
+        return self.config.num_styles
+
+    def norm_layers(self) -> list[ConditionalInstanceNorm2d]:
+        """The conditional instance norm layers, in forward order (empty for plain norms)."""
+        return [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+
+    def style_parameters(self) -> list[nn.Parameter]:
+        """All gamma and beta tables ([N, C] each)."""
+        return [p for layer in self.norm_layers() for p in (layer.gamma, layer.beta)]
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Every parameter that is not a per-style table (conv weights; plain-norm affines)."""
+        style_ids = {id(p) for p in self.style_parameters()}
+        return [p for p in self.parameters() if id(p) not in style_ids]
+
+    def num_shared_parameters(self) -> int:
+        """Parameters shared by all styles: 1,674,432 at width 1 with CIN."""
+        return sum(p.numel() for p in self.shared_parameters())
+
+    def num_parameters_per_style(self) -> int:
+        """Parameters owned by one style: 3,206 at width 1 (2 x 1,603 normalised channels)."""
+        return sum(p.shape[1] for p in self.style_parameters())
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, images: torch.Tensor, style: StyleInput | StyleCondition = 0, *, check: bool = True) -> torch.Tensor:
+        """Stylise ``images`` [B, 3, H, W] in [0, 1] under ``style``; returns [B, 3, H, W] in [0, 1]."""
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be [B, 3, H, W]; got shape {tuple(images.shape)}.")
+        h, w = images.shape[-2:]
+        if min(h, w) < MIN_IMAGE_SIZE:
+            raise ValueError(
+                f"The image is {h}x{w} px; the network needs at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} "
+                "(it downsamples by 4 and pads by reflection). Upscale it first."
+            )
+        condition = make_condition(style, self.num_styles, images.shape[0], check=check)
+        # Pad (reflect) to a multiple of 4 so the two stride-2 convs and the two x2 upsamplings
+        # give back the input's size exactly; crop back at the end.
+        ph, pw = (-h) % 4, (-w) % 4
+        x = F.pad(images, (0, pw, 0, ph), mode="reflect") if (ph or pw) else images
+        if condition.kind == "spatial" and (ph or pw):
+            condition = StyleCondition("spatial", F.pad(condition.spatial_at(h, w), (0, pw, 0, ph), mode="replicate"))
+        x = self.body(x, condition)
+        return x[..., :h, :w] if (ph or pw) else x
+
+    def body(self, x: torch.Tensor, condition: StyleCondition) -> torch.Tensor:
+        """The layers themselves, for H and W multiples of 4 and a validated condition.
+
+        :meth:`forward` adds input checks and padding around this; exporters trace it directly.
+        """
+        x = F.relu(self.conv1(x, condition))
+        x = F.relu(self.conv2(x, condition))
+        x = F.relu(self.conv3(x, condition))
+        for block in self.residuals:
+            x = block(x, condition)
+        x = F.relu(self.up1(x, condition))
+        x = F.relu(self.up2(x, condition))
+        return torch.sigmoid(self.out(x, condition))
+
+    # ------------------------------------------------------------------ use
+
+    def style_index(self, style: int | str) -> int:
+        """The label of a style given by label or by name."""
+        if isinstance(style, str):
+            if style not in self.style_names:
+                raise ValueError(f"No style named {style!r}; this network has {self.style_names}.")
+            return self.style_names.index(style)
+        index = int(style)
+        if not 0 <= index < self.num_styles:
+            raise ValueError(
+                f"Style label {index} is out of range: this network has {self.num_styles} style(s), labels 0 to {self.num_styles - 1}."
+            )
+        return index
+
+    @torch.no_grad()
+    def stylize(self, image, style: int | str | Sequence[int | str] | torch.Tensor = 0, *, size=None) -> torch.Tensor:
+        """Stylise one image (anything :func:`cinlab.load_image` accepts).
+
+        ``style`` may be a label or style name (one output), a list of labels/names (one output
+        each, in one batched pass), mixing weights [N] (one output), or spatial weights
+        [1, N, H, W]. Returns [K, 3, H, W] in [0, 1] on the CPU (K outputs).
+        """
+        from .data import load_image
+
+        device = next(self.parameters()).device
+        x = load_image(image, size, device=device)
+        was_training = self.training
+        self.eval()
+        try:
+            if isinstance(style, (str, int)) and not isinstance(style, bool):
+                out = self(x, self.style_index(style))
+            elif isinstance(style, (list, tuple)) and style and all(isinstance(s, (str, int)) for s in style):
+                labels = torch.tensor([self.style_index(s) for s in style], device=device)
+                out = self(x.expand(len(labels), -1, -1, -1), labels)
+            elif isinstance(style, torch.Tensor) and style.is_floating_point():
+                out = self(x, style.to(device))
+            else:
+                out = self(x, style)
+        finally:
+            self.train(was_training)
+        return out.float().cpu()
+
+    def describe(self) -> str:
+        c = self.config
+        return (
+            f"TransformerNet: {c.num_styles} style(s), width {c.width}, norm {c.norm}, upsample {c.upsample}, "
+            f"padding {c.padding}; {self.num_shared_parameters():,} shared parameters + "
+            f"{self.num_parameters_per_style():,} per style"
+        )
+
+    # ------------------------------------------------------------------ growing the style table
+
+    @torch.no_grad()
+    def add_styles(self, count: int, names: Sequence[str] | None = None, init: str = "mean") -> list[int]:
+        """Append ``count`` styles to every CIN table; returns their labels.
+
+        New rows start at the mean of the existing styles' rows (``init="mean"``: an "average
+        style", which :func:`cinlab.train.add_styles` then fine-tunes) or at gamma=1, beta=0
+        (``init="identity"``, magenta's start). Existing rows are copied unchanged.
+        """
+        if self.config.norm != "cin":
+            raise ValueError("Only conditional instance norm networks (norm='cin') can take new styles.")
+        if count < 1:
+            raise ValueError(f"count must be at least 1; got {count}.")
+        if init not in ("mean", "identity"):
+            raise ValueError(f"init must be 'mean' or 'identity'; got {init!r}.")
+        old = self.num_styles
+        for layer in self.norm_layers():
+            for name, fill in (("gamma", 1.0), ("beta", 0.0)):
+                table = getattr(layer, name)
+                rows = table.mean(0, keepdim=True).expand(count, -1) if init == "mean" else torch.full_like(table[:count], fill)
+                setattr(layer, name, nn.Parameter(torch.cat([table.data, rows.to(table.dtype)], 0)))
+        self.config = ModelConfig(**{**asdict(self.config), "num_styles": old + count})
+        names = list(names) if names is not None else [f"style {i}" for i in range(old, old + count)]
+        if len(names) != count:
+            raise ValueError(f"Got {len(names)} names for {count} new styles.")
+        self.style_names += names
+        return list(range(old, old + count))
+
+
+def receptive_field() -> int:
+    """Receptive field of the network in input pixels (for documentation and notebooks)."""
+    rf, jump = 1, 1
+    for kernel, stride in [(9, 1), (3, 2), (3, 2)] + [(3, 1)] * 10:
+        rf += (kernel - 1) * jump
+        jump *= stride
+    for kernel in (3, 3):  # after each x2 upsampling
+        jump /= 2
+        rf += (kernel - 1) * jump
+    rf += (9 - 1) * jump
+    return int(math.ceil(rf))

@@ -1,0 +1,169 @@
+"""Conditional instance norm and the transformer network."""
+
+import pytest
+import torch
+
+from cinlab import mixing
+from cinlab.model import ConditionalInstanceNorm2d, MIN_IMAGE_SIZE, TransformerNet, conditional_instance_norm
+
+
+def test_parameter_count_matches_the_paper():
+    net = TransformerNet(num_styles=10)
+    assert net.num_shared_parameters() == 1_674_432
+    assert net.num_parameters_per_style() == 3_206
+    assert sum(p.numel() for p in net.parameters()) == 1_674_432 + 10 * 3_206
+    assert net.num_parameters_per_style() / net.num_shared_parameters() == pytest.approx(0.0019, abs=1e-4)
+
+
+def test_no_conv_biases_and_magenta_init():
+    net = TransformerNet(2)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 16 and all(c.bias is None for c in convs)
+    weights = torch.cat([c.weight.flatten() for c in convs])
+    assert weights.std().item() == pytest.approx(0.01, rel=0.02)
+    for layer in net.norm_layers():
+        assert torch.all(layer.gamma == 1) and torch.all(layer.beta == 0)
+
+
+def test_cin_matches_a_float64_reference():
+    torch.manual_seed(0)
+    norm = ConditionalInstanceNorm2d(4, num_styles=3)
+    with torch.no_grad():
+        norm.gamma.normal_()
+        norm.beta.normal_()
+    x = torch.randn(2, 4, 5, 6) * 3 + 1
+    labels = torch.tensor([2, 0])
+    xd = x.double()
+    mean = xd.mean((2, 3), keepdim=True)
+    var = xd.var((2, 3), unbiased=False, keepdim=True)
+    expected = (xd - mean) / torch.sqrt(var + 1e-5) * norm.gamma.double()[labels][:, :, None, None] + norm.beta.double()[labels][:, :, None, None]
+    torch.testing.assert_close(norm(x, labels).double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_cin_mixing_weights_mix_gamma_and_beta():
+    torch.manual_seed(0)
+    norm = ConditionalInstanceNorm2d(4, num_styles=3)
+    with torch.no_grad():
+        norm.gamma.normal_()
+        norm.beta.normal_()
+    x = torch.randn(1, 4, 5, 5)
+    w = torch.tensor([0.2, 0.0, 0.8])
+    gamma = 0.2 * norm.gamma[0] + 0.8 * norm.gamma[2]
+    beta = 0.2 * norm.beta[0] + 0.8 * norm.beta[2]
+    expected = conditional_instance_norm(x, gamma.view(1, 4, 1, 1), beta.view(1, 4, 1, 1))
+    torch.testing.assert_close(norm(x, w), expected)
+    # One-hot weights equal the label.
+    torch.testing.assert_close(norm(x, mixing.one_hot(2, 3)), norm(x, 2))
+    # Unnormalised, as in the paper: doubling the weights doubles gamma and beta.
+    torch.testing.assert_close(norm(x, 2 * mixing.one_hot(1, 3)), 2 * norm(x, 1))
+
+
+def test_cin_spatial_weights_give_each_region_its_style():
+    torch.manual_seed(0)
+    norm = ConditionalInstanceNorm2d(2, num_styles=2)
+    with torch.no_grad():
+        norm.gamma.normal_()
+        norm.beta.normal_()
+    x = torch.randn(1, 2, 4, 6)
+    spatial = mixing.spatial_from_mask((torch.arange(6) >= 3).float().expand(4, 6), 0, 1, 2)
+    out = norm(x, spatial)
+    torch.testing.assert_close(out[..., :3], norm(x, 0)[..., :3])
+    torch.testing.assert_close(out[..., 3:], norm(x, 1)[..., 3:])
+
+
+def test_train_and_eval_give_identical_outputs():
+    net = TransformerNet(3)
+    x = torch.rand(2, 3, 32, 32)
+    net.train()
+    a = net(x, torch.tensor([0, 2]))
+    net.eval()
+    b = net(x, torch.tensor([0, 2]))
+    assert torch.equal(a, b)
+    assert not any("running" in name for name, _ in net.named_buffers())
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (37, 50), (64, 30), (101, 99)])
+def test_any_size_input_comes_back_the_same_size(shape):
+    net = TransformerNet(1, width=0.25)
+    out = net(torch.rand(1, 3, *shape))
+    assert out.shape == (1, 3, *shape)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_odd_sizes_are_reflect_padded_to_a_multiple_of_4_and_cropped_back():
+    import torch.nn.functional as F
+
+    net = TransformerNet(1, width=0.25)
+    x = torch.rand(1, 3, 35, 43)
+    padded = F.pad(x, (0, 1, 0, 1), mode="reflect")
+    torch.testing.assert_close(net(x), net(padded)[..., :35, :43])
+
+
+def test_variants_exist_for_teaching():
+    x = torch.rand(2, 3, 32, 32)
+    for kwargs in ({"norm": "in"}, {"norm": "bn"}, {"upsample": "transpose"}, {"padding": "zero"}):
+        assert TransformerNet(1, width=0.25, **kwargs)(x).shape == x.shape, kwargs
+    with pytest.raises(ValueError, match="num_styles=1"):
+        TransformerNet(3, norm="bn")
+
+
+def test_width_multiplier_scales_channels():
+    small = TransformerNet(1, width=0.5)
+    assert small.config.channels() == (16, 32, 64)
+    assert small.num_shared_parameters() < TransformerNet(1).num_shared_parameters() / 3
+
+
+def test_bad_style_conditions_get_clear_errors():
+    net = TransformerNet(4, width=0.25)
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match="out of range.*4 style"):
+        net(x, 4)
+    with pytest.raises(ValueError, match="out of range"):
+        net(x, torch.tensor([0, -1]))
+    with pytest.raises(ValueError, match="3 mixing weights.*4 styles"):
+        net(x, torch.tensor([0.2, 0.3, 0.5]))
+    with pytest.raises(ValueError, match="negative"):
+        net(x, torch.tensor([0.5, -0.1, 0.3, 0.3]))
+    with pytest.raises(ValueError, match="all zero"):
+        net(x, torch.zeros(4))
+    with pytest.raises(ValueError, match="NaN"):
+        net(x, torch.tensor([0.5, float("nan"), 0.3, 0.3]))
+    with pytest.raises(ValueError, match="3 style labels for a batch of 2"):
+        net(x, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="at least 16x16"):
+        net(torch.rand(1, 3, MIN_IMAGE_SIZE - 1, 40), 0)
+    with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
+        net(torch.rand(3, 16, 16), 0)
+
+
+def test_stylize_labels_names_lists_and_weights():
+    net = TransformerNet(3, width=0.25, style_names=["a", "b", "c"])
+    image = torch.rand(1, 3, 20, 24)
+    one = net.stylize(image, 1)
+    assert one.shape == (1, 3, 20, 24)
+    assert torch.equal(net.stylize(image, "b"), one)
+    many = net.stylize(image, [0, "b", 2])
+    assert many.shape == (3, 3, 20, 24)
+    torch.testing.assert_close(many[1:2], one)
+    mixed = net.stylize(image, mixing.one_hot(1, 3))
+    torch.testing.assert_close(mixed, one)
+    spatial = net.stylize(image, mixing.spatial_gradient(0, 2, 20, 24, 3))
+    assert spatial.shape == (1, 3, 20, 24)
+    with pytest.raises(ValueError, match="No style named"):
+        net.stylize(image, "zebra")
+
+
+def test_add_styles_grows_the_tables_and_keeps_old_rows():
+    net = TransformerNet(2, width=0.25)
+    with torch.no_grad():
+        for p in net.style_parameters():
+            p.normal_()
+    before = [p.detach().clone() for p in net.style_parameters()]
+    x = torch.rand(1, 3, 16, 16)
+    out_before = net(x, 1)
+    labels = net.add_styles(2, names=["new1", "new2"])
+    assert labels == [2, 3] and net.num_styles == 4 and net.style_names[2:] == ["new1", "new2"]
+    for old, new in zip(before, net.style_parameters()):
+        assert torch.equal(new[:2], old)
+        torch.testing.assert_close(new[2], old.mean(0))
+    assert torch.equal(net(x, 1), out_before)
