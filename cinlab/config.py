@@ -60,3 +60,16 @@ def assets_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent / "data"
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """True where bfloat16 matmuls/convolutions run natively: CUDA, or a CPU with AMX or
+    AVX512-BF16 (e.g. Intel Sapphire Rapids). Elsewhere bf16 would be emulated and slow."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(check is not None and check() for check in checks)

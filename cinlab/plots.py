@@ -95,3 +95,30 @@ def notebook_setup(dpi: int = 80) -> None:
         pass
     plt.rcParams["figure.dpi"] = dpi
     plt.rcParams["savefig.dpi"] = dpi
+
+
+def plot_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    ax=None,
+    log: bool = True,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    title: str | None = None,
+    styles: Mapping[str, str] | None = None,
+):
+    """Plot curves given as ``label -> (xs, ys)``; ``styles`` maps labels to matplotlib line styles."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for label, (xs, ys) in curves.items():
+        ax.plot(list(xs), list(ys), (styles or {}).get(label, "-"), label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return ax

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -38,8 +37,8 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .config import default_device
-from .data import ImageSource, image_info, image_names, load_image, registry, resize
+from .config import native_bf16
+from .data import ImageSource, image_info, image_names, load_image, registry
 from .loss_network import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, TORCHVISION_STD, LossNetwork
 from .losses import content_loss, gram_matrix, style_loss
 from .model import TransformerNet
@@ -140,7 +139,7 @@ class TrainConfig:
     width: float = 1.0
     norm: str = "cin"
     seed: int = 0
-    amp: str = "auto"  # "auto": bf16 on CUDA, float32 elsewhere; "bf16"; "none"
+    amp: str = "auto"  # "auto": bf16 where native (CUDA, AMX CPUs), else float32; "bf16"; "none"
     compile: bool = False
     log_every: int = 10
     eval_every: int = 0  # 0: only at the end
@@ -248,7 +247,7 @@ class ImageFolderContent(torch.utils.data.Dataset):
         try:
             image = load_image(self.files[i], s)[0]
         except (ValueError, OSError) as err:
-            warnings.warn(f"Skipping unreadable training image {self.files[i]}: {err}")
+            warnings.warn(f"Skipping unreadable training image {self.files[i]}: {err}", stacklevel=2)
             return self[(i + 1) % len(self)]
         h, w = image.shape[-2:]
         top = int(torch.randint(h - s + 1, ()).item())
@@ -490,8 +489,8 @@ class Trainer:
 
     def _amp_dtype(self):
         amp = self.config.amp
-        if amp == "auto":
-            return torch.bfloat16 if self.device.type == "cuda" else None
+        if amp == "auto":  # bf16 where it is native (CUDA, CPUs with AMX / AVX512-BF16)
+            return torch.bfloat16 if native_bf16(self.device) else None
         if amp == "bf16":
             return torch.bfloat16
         if amp == "none":
@@ -518,7 +517,7 @@ class Trainer:
             return [self.sampler.sample(size, generator).cpu() for _ in range(self.config.eval_batches)]
         files = self.sampler.dataset.files
         batches = []
-        for b in range(self.config.eval_batches):
+        for _b in range(self.config.eval_batches):
             picks = torch.randint(len(files), (size,), generator=generator).tolist()
             s = self.config.image_size
             batches.append(torch.cat([load_image(files[i], s)[..., :s, :s] for i in picks]))
@@ -542,9 +541,14 @@ class Trainer:
         terms["row"] = rows
         return terms
 
-    def fit(self, steps: int | None = None, *, progress: bool = True) -> "Trainer":
-        """Train until ``steps`` total steps (default ``config.steps``), logging and checkpointing."""
+    def fit(self, steps: int | None = None, *, progress: bool = True, snapshots: Sequence[int] = ()) -> "Trainer":
+        """Train until ``steps`` total steps (default ``config.steps``), logging and checkpointing.
+
+        ``snapshots``: steps at which to also save ``model_step<N>.pt`` (weights + metadata), e.g.
+        to compare networks at equal step counts.
+        """
         cfg = self.config
+        snapshots = set(snapshots)
         total = steps if steps is not None else cfg.steps
         pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         bar = tqdm(total=total, initial=self.step, desc="train", disable=not progress or self.rank != 0)
@@ -561,6 +565,8 @@ class Trainer:
             bar.update(1)
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step != total:
                 self.run_eval()
+            if self.step in snapshots and self.out_dir is not None:
+                self.save_model(self.out_dir / f"model_step{self.step}.pt")
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step != total:
                 self.seconds += time.perf_counter() - start
                 start = time.perf_counter()

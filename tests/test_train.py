@@ -1,7 +1,5 @@
 """The trainer: N-style batches, logging, evaluation, checkpoints, exact resume, new styles."""
 
-import csv
-import io
 
 import pytest
 import torch
@@ -42,7 +40,7 @@ def test_training_photos_hold_out_figure_images():
 
 def test_style_targets_are_computed_once_at_the_declared_size(loss_net):
     trainer = make_trainer(loss_net)
-    for layer, grams in trainer.style_grams.items():
+    for _layer, grams in trainer.style_grams.items():
         assert grams.shape[0] == 2 and grams.shape[1] == grams.shape[2]
     brick = cinlab.load_image("brick", 40)
     expected = cinlab.gram_matrix(loss_net(brick, ["relu2_2"])["relu2_2"])[0]

@@ -1,0 +1,91 @@
+"""The Fig 5/6/7 measurements and the artefact metrics."""
+
+import pytest
+import torch
+
+from cinlab.figures import (
+    border_contrast,
+    checkerboard_energy,
+    eval_curve,
+    interpolation_style_losses,
+    is_monotonic,
+    loss_differences,
+    value_at,
+)
+from cinlab.model import TransformerNet
+
+
+def _rows(name, values):
+    return [{"step": s, "name": name, "content": c, "style": st} for s, (c, st) in values.items()]
+
+
+def test_loss_differences_hand_computed():
+    n_style = _rows("a", {10: (110.0, 90.0)}) + _rows("b", {10: (105.0, 120.0)})
+    singles = {"a": _rows("a", {10: (100.0, 100.0)}), "b": _rows("b", {10: (100.0, 100.0)})}
+    result = loss_differences(n_style, singles, step=10)
+    assert result["per_style"]["a"] == pytest.approx({"content": 0.10, "style": -0.10})
+    assert result["mean"]["content"] == pytest.approx(0.075)
+    assert result["mean"]["style"] == pytest.approx(0.05)
+    assert result["std"]["style"] == pytest.approx(((0.15**2 + 0.15**2) / 1) ** 0.5)  # sample std
+    with pytest.raises(KeyError, match="no evaluation at step 20"):
+        value_at(n_style, "a", "style", 20)
+
+
+def test_eval_curve_sorts_by_step():
+    rows = _rows("a", {20: (1.0, 2.0), 10: (3.0, 4.0)})
+    assert eval_curve(rows, "a", "style") == ([10, 20], [4.0, 2.0])
+    with pytest.raises(KeyError):
+        eval_curve(rows, "zzz")
+
+
+def test_is_monotonic():
+    assert is_monotonic([1, 2, 2, 3], increasing=True)
+    assert not is_monotonic([1, 3, 2], increasing=True)
+    assert is_monotonic([3, 2, 2, 1], increasing=False)
+
+
+def test_artefact_metrics():
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    assert checkerboard_energy(flat) == 0 and border_contrast(flat) == 0
+    checker = (torch.arange(16)[None, :] + torch.arange(16)[:, None]) % 2
+    assert checkerboard_energy(checker.float().expand(1, 3, 16, 16)) == pytest.approx(1.0)
+    ramp = torch.linspace(0, 1, 16).expand(1, 3, 16, 16)
+    assert checkerboard_energy(ramp) < 1e-6
+    framed = flat.clone()
+    framed[..., :2, :] = 0
+    assert border_contrast(framed, width=2) > 0.1
+
+
+def test_paper_layers_keep_a_constant_image_constant_unlike_the_variants():
+    torch.manual_seed(0)
+    constant = torch.full((1, 3, 48, 48), 0.5)
+    outputs = {}
+    for name, kwargs in {"paper": {}, "transpose": {"upsample": "transpose"}, "zero": {"padding": "zero"}}.items():
+        torch.manual_seed(0)
+        net = TransformerNet(1, width=0.5, **kwargs)
+        with torch.no_grad():
+            for p in net.style_parameters():
+                p.normal_(1.0, 0.5)
+            outputs[name] = net(constant)
+    paper = outputs["paper"]
+    assert torch.allclose(paper, paper[..., :1, :1].expand_as(paper), atol=1e-6)
+    assert checkerboard_energy(outputs["transpose"]) > 0.05
+    assert border_contrast(outputs["zero"]) > 1e-3
+
+
+def test_interpolation_endpoints_are_the_pure_styles(vgg19):
+    torch.manual_seed(0)
+    net = TransformerNet(3, width=0.25).eval()
+    with torch.no_grad():
+        for p in net.style_parameters():
+            p.normal_(1.0, 0.5)
+    content = torch.rand(2, 3, 32, 32)
+    result = interpolation_style_losses(
+        net, 0, 2, [0.0, 0.5, 1.0], content, "ihc", "brick", loss_network=vgg19, style_size=32,
+        style_layers=("relu1_1", "relu2_1"),
+    )
+    assert len(result["loss_a"]) == len(result["loss_b"]) == 3
+    # alpha = 0 renders style 0 exactly, alpha = 1 style 2.
+    with torch.no_grad():
+        torch.testing.assert_close(net(content, torch.tensor([1.0, 0, 0])), net(content, 0))
+        torch.testing.assert_close(net(content, torch.tensor([0, 0, 1.0])), net(content, 2))
