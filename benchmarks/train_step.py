@@ -55,13 +55,18 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--stylize-sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the reference at its best setting (bf16 autocast + torch.compile) and compile cinlab")
+    parser.add_argument("--flops", action="store_true", help="count FLOPs of one training step (torch.utils.flop_counter)")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for the TFLOP/s ratio (H100/H200 bf16 dense: ~990)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     size = args.size or (256 if gpu else 128)
     batch = args.batch or (16 if gpu else 4)
 
-    config = TrainConfig.preset("vgg19", styles=image_names("impressionist10"), image_size=size, batch_size=batch, eval_batches=1)
+    config = TrainConfig.preset("vgg19", styles=image_names("impressionist10"), image_size=size, batch_size=batch, eval_batches=1,
+                                compile=args.compile)
     trainer = Trainer(config, device=device)
     reference = PlainNet(10).to(device).copy_from(trainer.model)
     vgg = PlainVGG().to(device)
@@ -92,13 +97,35 @@ def main(argv=None):
         ref_opt.step()
         ref_opt.zero_grad()
 
+    best_ref = None
+    if args.compile:
+        compiled_ref = torch.compile(reference)
+
+        def reference_best_step():
+            c = trainer.sampler.sample(batch)
+            labels = torch.randint(10, (batch,), device=device)
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                total, _, _ = plain_losses(compiled_ref, vgg, trainer.style_grams, c, labels, config.content_weight, config.style_weight)
+            total.backward()
+            ref_opt.step()
+            ref_opt.zero_grad()
+
+        best_ref = timeit(reference_best_step, device, args.steps, warmup=3)
+    flops = None
+    if args.flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter:
+            reference_step()
+        flops = counter.get_total_flops()
     if gpu:
         torch.cuda.reset_peak_memory_stats(device)
     t_ref = timeit(reference_step, device, args.steps)
     mem_ref = torch.cuda.max_memory_allocated(device) / 2**20 if gpu else float("nan")
     if gpu:
         torch.cuda.reset_peak_memory_stats(device)
-    t_ours = timeit(ours_step, device, args.steps)
+    t_ours = timeit(ours_step, device, args.steps, warmup=3 if args.compile else 2)
     mem_ours = torch.cuda.max_memory_allocated(device) / 2**20 if gpu else float("nan")
 
     # --- stylising latency (one image, no gradients)
@@ -129,6 +156,13 @@ def main(argv=None):
     print(f"{'measure':<40} {'reference':>11} {'cinlab':>11} {'ratio':>7}")
     ips_ref, ips_ours = batch / t_ref, batch / t_ours
     print(f"{f'train step, {size} px, batch {batch}, N=10 (img/s)':<40} {ips_ref:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_ref:>6.2f}x")
+    if best_ref is not None:
+        ips_best = batch / best_ref
+        print(f"{'  reference bf16 + torch.compile (img/s)':<40} {ips_best:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_best:>6.2f}x")
+    if flops is not None:
+        tflops = flops / t_ours / 1e12
+        peak = f" = {tflops / args.peak_tflops:.1%} of {args.peak_tflops:.0f} peak" if args.peak_tflops else ""
+        print(f"{'  FLOPs per step / achieved':<40} {flops / 1e12:>10.3f}T {tflops:>10.2f}T/s{peak}")
     if gpu:
         print(f"{'peak memory of a training step (MiB)':<40} {mem_ref:>11.0f} {mem_ours:>11.0f} {mem_ours / mem_ref:>6.2f}x")
     for px, r, o in rows_out:

@@ -208,6 +208,36 @@ def publish(runs: Path, data: Path, profile: dict, summary: dict) -> None:
         _copy_log(runs / run / "train_log.csv", results / f"{name}_train.csv", every=10)
     with open(results / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)
+    render_figures(models, results)
+
+
+def render_figures(models: Path, results: Path, size: int = 256) -> None:
+    """Fig 4 (one photo, ten styles), Fig 1b (an interpolation strip) and Fig 7 left (a 4-style
+    grid) as JPEG files for the README."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .mixing import grid_weights, interpolate
+    from .plots import show_images
+
+    photo = load_image("tubingen", size)
+    imp = load_model(models / "impressionist10.pt")
+    fig = show_images([photo] + list(imp.stylize(photo, list(range(imp.num_styles)))), ["photo"] + imp.style_names, ncols=6, size=2.2)
+    fig.savefig(results / "fig4.jpg", dpi=90, pil_kwargs={"quality": 88})
+    varied = load_model(models / "varied32.pt")
+    a, b = varied.style_index("starry_night"), varied.style_index("the_scream")
+    alphas = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    strip = [varied.stylize(photo, w) for w in interpolate(a, b, alphas, varied.num_styles)]
+    fig = show_images(strip, [f"alpha = {x:.1f}" for x in alphas], ncols=6, size=2.2)
+    fig.savefig(results / "fig1b.jpg", dpi=90, pil_kwargs={"quality": 88})
+    corners = [varied.style_index(n) for n in ("starry_night", "the_scream", "great_wave", "composition_vii")]
+    small = load_image("tubingen", 160)
+    tiles = [varied.stylize(small, w) for w in grid_weights(corners, 5, 5, varied.num_styles)]
+    fig = show_images(tiles, ncols=5, size=1.6)
+    fig.savefig(results / "fig7.jpg", dpi=90, pil_kwargs={"quality": 88})
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 def print_summary(summary: dict) -> None:

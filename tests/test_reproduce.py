@@ -20,6 +20,7 @@ def test_fast_profile_trains_publishes_and_summarises(tmp_path):
     results = tmp_path / "data" / "results"
     assert json.loads((results / "summary.json").read_text())["profile"] == "fast"
     assert (results / "finetune_eval.csv").exists() and (results / "impressionist10_train.csv").exists()
+    assert all((results / f"{name}.jpg").stat().st_size > 1000 for name in ("fig4", "fig1b", "fig7"))
     assert set(summary["fig5"]["per_style"]) == set(FIG5_STYLES)
     assert len(summary["fig7"]["loss_a"]) == 11
     # A second call finds every run finished and retrains nothing.

@@ -223,3 +223,23 @@ def test_bad_training_configs():
         Trainer(TrainConfig(styles=[]))
     with pytest.raises(ValueError, match="Unknown preset"):
         TrainConfig.preset("huge")
+
+
+def test_content_from_an_image_folder(loss_net, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "coco"
+    (folder / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (50 + i, 60, 3), dtype=np.uint8)).save(folder / "sub" / f"{i}.jpg")
+    (folder / "notes.txt").write_text("not an image, ignored")
+    trainer = make_trainer(loss_net, content=str(folder), num_workers=0, steps=2)
+    assert len(trainer.sampler.dataset) == 3
+    batch = trainer.sampler.sample(4)
+    assert batch.shape == (3, 3, 32, 32)  # 3 images: one short batch per pass
+    trainer.fit(progress=False)
+    assert trainer.step == 2
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make_trainer(loss_net, content=str(tmp_path / "missing"), num_workers=0)
