@@ -197,17 +197,16 @@ def conditional_instance_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.
     """``gamma * (x - mean) / sqrt(var + eps) + beta`` with per-example, per-channel statistics.
 
     ``x`` is [B, C, H, W]; ``gamma`` and ``beta`` broadcast to it ([B, C, 1, 1] or [B, C, H, W]).
-    Statistics are computed in float32 (also under autocast); with per-channel gamma the
-    normalisation and affine fold into one multiply-add: ``x * scale + shift``.
+
+    The normalisation is ``F.group_norm`` with one group per channel, which *is* instance
+    normalisation (statistics over H x W per example and channel, biased variance). It
+    accumulates in float32 also for bfloat16 inputs, and is many times faster than
+    ``torch.var_mean`` on CPUs (measured 1.6 ms against 23 ms for a [2, 32, 256, 256] bf16 map).
+    Autocast would run it in float32 and add two casts, so it runs in ``x``'s own dtype.
     """
-    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-    inv_std = torch.rsqrt(var + eps)
-    if gamma.shape[-2:] == (1, 1):
-        scale = gamma.float() * inv_std
-        shift = beta.float() - mean * scale
-        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
-    normalised = ((x.float() - mean) * inv_std).to(x.dtype)
-    return torch.addcmul(beta.to(x.dtype), normalised, gamma.to(x.dtype))
+    with torch.autocast(x.device.type, enabled=False):
+        normalised = F.group_norm(x, x.shape[1], eps=eps)
+        return torch.addcmul(beta.to(x.dtype), normalised, gamma.to(x.dtype))
 
 
 class _PlainNorm(nn.Module):

@@ -52,68 +52,30 @@ from .model import TransformerNet
 #: style weight 58^2 ~ 3,300x larger.
 _TORCHVISION_SCALE = 255.0 * sum(TORCHVISION_STD) / 3
 
+# The paper's (magenta's) settings: layers, Adam 1e-3, 256 px crops, batch 16, 40,000 steps.
+_PAPER = dict(
+    content_layers=PAPER_CONTENT_LAYERS,
+    style_layers=PAPER_STYLE_LAYERS,
+    content_weight=1.0,
+    image_size=256,
+    batch_size=16,
+    steps=40_000,
+    lr=1e-3,
+    style_size=384,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # Magenta's settings: VGG-16 (avg pooling), 256 px crops, batch 16, Adam 1e-3, 40k steps.
-    "paper": dict(
-        backend="vgg16",
-        pooling="avg",
-        content_layers=PAPER_CONTENT_LAYERS,
-        style_layers=PAPER_STYLE_LAYERS,
-        content_weight=1.0,
-        style_weight=1e-4 * _TORCHVISION_SCALE**2,
-        image_size=256,
-        batch_size=16,
-        steps=40_000,
-        lr=1e-3,
-        style_size=384,
-    ),
+    # The paper's loss network: torchvision's VGG-16 with average pooling.
+    "paper": dict(_PAPER, backend="vgg16", pooling="avg", style_weight=1e-4 * _TORCHVISION_SCALE**2),
     # The same with the embedded VGG-19 (Caffe weights, works offline). Calibrated on one H200
     # (see ../shared/docs/paper.md): style weight 1e-4 gives clearly painted results in a few
     # thousand steps; 1e-5 gives mostly colour shifts.
-    "vgg19": dict(
-        backend="vgg19",
-        pooling="max",
-        content_layers=PAPER_CONTENT_LAYERS,
-        style_layers=PAPER_STYLE_LAYERS,
-        content_weight=1.0,
-        style_weight=1e-4,
-        image_size=256,
-        batch_size=16,
-        steps=40_000,
-        lr=1e-3,
-        style_size=384,
-    ),
-    # A laptop-sized run: the vgg19 preset at half resolution and a quarter of the batch.
-    "cpu": dict(
-        backend="vgg19",
-        pooling="max",
-        content_layers=PAPER_CONTENT_LAYERS,
-        style_layers=PAPER_STYLE_LAYERS,
-        content_weight=1.0,
-        style_weight=1e-4,
-        image_size=128,
-        batch_size=4,
-        steps=2_000,
-        lr=1e-3,
-        style_size=192,
-    ),
-    # CI / nbval fast mode: a few steps on tiny images, only to show the machinery runs.
-    "fast": dict(
-        backend="vgg19",
-        pooling="max",
-        content_layers=PAPER_CONTENT_LAYERS,
-        style_layers=PAPER_STYLE_LAYERS,
-        content_weight=1.0,
-        style_weight=1e-4,
-        image_size=32,
-        batch_size=2,
-        steps=4,
-        lr=1e-3,
-        style_size=48,
-        eval_batches=1,
-        log_every=1,
-    ),
+    "vgg19": dict(_PAPER, backend="vgg19", pooling="max", style_weight=1e-4),
 }
+# A laptop-sized run: the vgg19 preset at half resolution and a quarter of the batch.
+PRESETS["cpu"] = dict(PRESETS["vgg19"], image_size=128, batch_size=4, steps=2_000, style_size=192)
+# CI / nbval fast mode: a few steps on tiny images, only to show the machinery runs.
+PRESETS["fast"] = dict(PRESETS["vgg19"], image_size=32, batch_size=2, steps=4, style_size=48, eval_batches=1, log_every=1)
 
 
 @dataclass
@@ -370,7 +332,7 @@ def evaluate_styles(
 
 def _loss_terms(out, content, loss_network, style_grams, rows, config, layer_w, multipliers=None):
     """Per-example loss terms ([B] each) of stylised ``out`` against ``content`` and style rows."""
-    feats = loss_network(out, check_range=False)
+    feats = loss_network(out, (*config.content_layers, *config.style_layers), check_range=False)
     with torch.no_grad():
         target = loss_network(content, config.content_layers, check_range=False)
     c = sum(content_loss(feats[l], target[l], reduction="none") for l in config.content_layers) / len(config.content_layers)
@@ -448,6 +410,8 @@ class Trainer:
         self.loss_network = loss_network.to(self.device)
         self.style_grams = compute_style_grams(self.loss_network, config.styles, config.style_layers, config.style_size, self.device)
         self.style_hashes = [style_sha256(s) for s in config.styles]
+        if config.style_multipliers is not None and len(config.style_multipliers) != len(config.styles):
+            raise ValueError(f"Got {len(config.style_multipliers)} style_multipliers for {len(config.styles)} styles.")
         self.multipliers = (
             torch.tensor(config.style_multipliers, dtype=torch.float32, device=self.device)
             if config.style_multipliers is not None
