@@ -113,15 +113,12 @@ def main(argv=None) -> dict:
     runs = Path(args.runs) / args.profile
     progress = not args.quiet
     start = time.perf_counter()
-    timings = {}
 
     def timed(name, fn):
         if name.split("_")[0] not in wanted:
             return
-        t = time.perf_counter()
         print(f"[{time.perf_counter() - start:7.0f} s] {name}")
         fn()
-        timings[name] = round(time.perf_counter() - t, 1)
 
     impressionists = image_names("impressionist10")
     timed("impressionist10", lambda: _train(
@@ -148,10 +145,9 @@ def main(argv=None) -> dict:
         snapshots=(profile["finetune_steps"],), progress=progress))
 
     if args.only:
-        return {"timings_s": timings}
+        return {}
     summary = summarize(runs, profile, args.profile)
-    summary["timings_s"] = timings
-    summary["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    summary["device"] = _hardware()
     if not args.no_publish:
         publish(runs, Path(args.data) if args.data else assets_dir(), profile, summary)
     print_summary(summary)
@@ -182,7 +178,25 @@ def summarize(runs: Path, profile: dict, name: str) -> dict:
     fig7 = interpolation_style_losses(model, a, b, alphas, content, "starry_night", "the_scream")
     fig7["monotonic_a"] = is_monotonic(fig7["loss_a"], increasing=True)
     fig7["monotonic_b"] = is_monotonic(fig7["loss_b"], increasing=False)
-    return {"profile": name, "settings": profile, "fig5": fig5, "fig6": fig6, "fig7": fig7}
+    # Training time of each run, as its trainer recorded it (also across resumes).
+    timings = {run.name: load_model(run / "model.pt").metadata.get("seconds") for run in sorted(runs.iterdir()) if (run / "model.pt").exists()}
+    return {"profile": name, "settings": profile, "fig5": fig5, "fig6": fig6, "fig7": fig7, "timings_s": timings}
+
+
+def _hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    import platform
+
+    name = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {name}, {torch.get_num_threads()} threads available"
 
 
 def publish(runs: Path, data: Path, profile: dict, summary: dict) -> None:
@@ -220,7 +234,7 @@ def render_figures(models: Path, results: Path, size: int = 256) -> None:
     from .mixing import grid_weights, interpolate
     from .plots import show_images
 
-    photo = load_image("tubingen", size)
+    photo = load_image("chelsea", size)  # held out of training
     imp = load_model(models / "impressionist10.pt")
     fig = show_images([photo] + list(imp.stylize(photo, list(range(imp.num_styles)))), ["photo"] + imp.style_names, ncols=6, size=2.2)
     fig.savefig(results / "fig4.jpg", dpi=90, pil_kwargs={"quality": 88})
@@ -231,7 +245,7 @@ def render_figures(models: Path, results: Path, size: int = 256) -> None:
     fig = show_images(strip, [f"alpha = {x:.1f}" for x in alphas], ncols=6, size=2.2)
     fig.savefig(results / "fig1b.jpg", dpi=90, pil_kwargs={"quality": 88})
     corners = [varied.style_index(n) for n in ("starry_night", "the_scream", "great_wave", "composition_vii")]
-    small = load_image("tubingen", 160)
+    small = load_image("chelsea", 160)
     tiles = [varied.stylize(small, w) for w in grid_weights(corners, 5, 5, varied.num_styles)]
     fig = show_images(tiles, ncols=5, size=1.6)
     fig.savefig(results / "fig7.jpg", dpi=90, pil_kwargs={"quality": 88})
@@ -254,8 +268,7 @@ def print_summary(summary: dict) -> None:
           f"{fig6['scratch_steps']} steps {fig6['scratch_style_loss_at_end']:.4g}")
     print(f"Fig 7: style loss along starry_night -> the_scream: w.r.t. starry_night monotonic {fig7['monotonic_a']}, "
           f"w.r.t. the_scream monotonic {fig7['monotonic_b']}")
-    if "timings_s" in summary:
-        print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items()))
+    print("training time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items() if v is not None))
 
 
 if __name__ == "__main__":
