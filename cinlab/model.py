@@ -411,30 +411,44 @@ class TransformerNet(nn.Module):
             )
         return index
 
-    @torch.no_grad()
-    def stylize(self, image, style: int | str | Sequence[int | str] | torch.Tensor = 0, *, size=None) -> torch.Tensor:
+    @torch.inference_mode()
+    def stylize(
+        self,
+        image,
+        style: int | str | Sequence[int | str] | torch.Tensor = 0,
+        *,
+        size=None,
+        dtype: torch.dtype | str | None = "auto",
+    ) -> torch.Tensor:
         """Stylise one image (anything :func:`cinlab.load_image` accepts).
 
         ``style`` may be a label or style name (one output), a list of labels/names (one output
         each, in one batched pass), mixing weights [N] (one output), or spatial weights
-        [1, N, H, W]. Returns [K, 3, H, W] in [0, 1] on the CPU (K outputs).
+        [1, N, H, W]. ``dtype="auto"`` runs in bfloat16 where the hardware does so natively
+        (CUDA, AMX CPUs: 2-3x faster; pixels differ from float32 by about 1/255 on average); pass
+        ``torch.float32`` for exact float32. Returns [K, 3, H, W] float32 in [0, 1] on the CPU.
         """
+        from .config import native_bf16
         from .data import load_image
 
         device = next(self.parameters()).device
+        if dtype == "auto":
+            dtype = torch.bfloat16 if native_bf16(device) else torch.float32
         x = load_image(image, size, device=device)
         was_training = self.training
         self.eval()
+        fast = dtype not in (None, torch.float32)
         try:
-            if isinstance(style, (str, int)) and not isinstance(style, bool):
-                out = self(x, self.style_index(style))
-            elif isinstance(style, (list, tuple)) and style and all(isinstance(s, (str, int)) for s in style):
-                labels = torch.tensor([self.style_index(s) for s in style], device=device)
-                out = self(x.expand(len(labels), -1, -1, -1), labels)
-            elif isinstance(style, torch.Tensor) and style.is_floating_point():
-                out = self(x, style.to(device))
-            else:
-                out = self(x, style)
+            with torch.autocast(device.type, dtype=dtype if fast else torch.float32, enabled=fast):
+                if isinstance(style, (str, int)) and not isinstance(style, bool):
+                    out = self(x, self.style_index(style))
+                elif isinstance(style, (list, tuple)) and style and all(isinstance(s, (str, int)) for s in style):
+                    labels = torch.tensor([self.style_index(s) for s in style], device=device)
+                    out = self(x.expand(len(labels), -1, -1, -1), labels)
+                elif isinstance(style, torch.Tensor) and style.is_floating_point():
+                    out = self(x, style.to(device))
+                else:
+                    out = self(x, style)
         finally:
             self.train(was_training)
         return out.float().cpu()

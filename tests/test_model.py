@@ -167,3 +167,17 @@ def test_add_styles_grows_the_tables_and_keeps_old_rows():
         assert torch.equal(new[:2], old)
         torch.testing.assert_close(new[2], old.mean(0))
     assert torch.equal(net(x, 1), out_before)
+
+
+def test_stylize_fast_path_is_close_to_float32():
+    torch.manual_seed(0)
+    net = TransformerNet(2, width=0.5)
+    with torch.no_grad():
+        for p in net.style_parameters():
+            p.normal_(1.0, 0.5)
+    image = torch.rand(1, 3, 48, 40)
+    exact = net.stylize(image, 1, dtype=torch.float32)
+    torch.testing.assert_close(exact, net(image, 1).detach())
+    bf16 = net.stylize(image, 1, dtype=torch.bfloat16)
+    assert bf16.dtype == torch.float32
+    assert (bf16 - exact).abs().mean() < 2 / 255  # within about one 8-bit level on average
