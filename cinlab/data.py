@@ -150,7 +150,8 @@ def data_dir() -> Path:
     return Path(env) if env else Path(pooch.os_cache("cinlab"))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (weight files can be hundreds of MB)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -171,7 +172,7 @@ def fetch(name: str) -> Path:
         raise ValueError(f"{name!r} ships inside {info.source.split(':')[0]}; load it with load_image({name!r}).")
     folder = data_dir()
     target = folder / info.file
-    if target.exists() and _sha256(target) == info.sha256:
+    if target.exists() and file_sha256(target) == info.sha256:
         return target  # the common case: no pooch, no writes (the folder may be read-only)
     problem = (
         "is corrupt or a different file (its sha256 does not match the registry)"

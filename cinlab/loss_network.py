@@ -20,7 +20,6 @@ Backends:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn as nn
 
-from .data import check_image_tensor
+from .data import check_image_tensor, file_sha256
 
 #: Convolutions per block.
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4), "random": (2, 2, 4, 4, 4)}
@@ -150,7 +149,7 @@ def _load_vgg16_state(weights: str | os.PathLike | None, check_hash: bool) -> di
         if not path.exists():
             raise FileNotFoundError(f"VGG-16 weight file not found: {path}.")
         if check_hash:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = file_sha256(path)
             if not digest.startswith(VGG16_SHA256_PREFIX):
                 raise ValueError(
                     f"{path} has sha256 {digest[:12]}..., not torchvision's VGG16 IMAGENET1K_V1 "

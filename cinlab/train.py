@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import native_bf16
-from .data import ImageSource, image_info, image_names, load_image, registry
+from .data import ImageSource, atomic_write_bytes, file_sha256, image_info, image_names, load_image, registry
 from .loss_network import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, TORCHVISION_STD, LossNetwork
 from .losses import content_loss, gram_matrix, style_loss
 from .model import TransformerNet
@@ -253,12 +254,11 @@ class FolderSampler:
 def style_sha256(source: ImageSource) -> str:
     """sha256 identifying a style image: the registry's file hash, a file's bytes, or pixels."""
     if isinstance(source, str) and source in registry():
-        info = image_info(source)
-        if info.sha256:
-            return info.sha256
-        return hashlib.sha256(load_image(source).numpy().tobytes()).hexdigest()
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
-        return hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        if image_info(source).sha256:
+            return image_info(source).sha256
+    elif isinstance(source, (str, os.PathLike)) and Path(source).is_file():
+        return file_sha256(source)
+    # built-in sample photos, PIL images, arrays and tensors: hash the decoded pixels
     return hashlib.sha256(load_image(source).numpy().tobytes()).hexdigest()
 
 
@@ -691,12 +691,11 @@ def _truncate_csv(path: Path, step: int) -> None:
     kept = [r for r in rows if int(r["step"]) <= step]
     if fieldnames is None or len(kept) == len(rows):
         return
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(fieldnames))
-        writer.writeheader()
-        writer.writerows(kept)
-    os.replace(tmp, path)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
+    writer.writeheader()
+    writer.writerows(kept)
+    atomic_write_bytes(path, buffer.getvalue().encode())
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
