@@ -10,7 +10,7 @@ exactly ``--steps`` function evaluations (one per L-BFGS iteration without line 
 Prints seconds per iteration and the loss reached (all final images scored by one objective),
 and the ratios cinlab / reference: target speed ratio >= 1 (no slower) and loss ratio <= 1.
 A third row runs the reference with its loss pre-multiplied by the constant cinlab's L-BFGS
-uses (see ``cinlab.gatys._optimise``): with cinlab's loss weights the plain reference's L-BFGS
+uses (see ``cinlab.optimization``): with cinlab's loss weights the plain reference's L-BFGS
 diverges, and that row shows why.
 
     python benchmarks/gatys.py                 # CPU, 256 px, 60 iterations
@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import cinlab
-from cinlab.gatys import GATYS_STYLE_WEIGHT, LBFGS_GRADIENT_SCALE, GatysObjective, gatys
+from cinlab.optimization import GATYS_STYLE_WEIGHT, LBFGS_GRADIENT_SCALE, gatys, gatys_objective
 from cinlab.loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, LossNetwork, layer_names
 
 
@@ -155,9 +155,9 @@ def main(argv=None):
     def ours():
         return gatys(content, style, steps=args.steps, loss_network=net, device=device, progress=False).image
 
-    objective = GatysObjective(
+    objective = gatys_objective(
         net, content, [style], [1.0], content_layers=GATYS_CONTENT_LAYERS, style_layers=GATYS_STYLE_LAYERS,
-        content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT, layer_weights=None, tv_weight=0.0,
+        content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT,
     )
 
     def reference(loss_scale=1.0):
@@ -167,10 +167,10 @@ def main(argv=None):
             GATYS_STYLE_WEIGHT * loss_scale, loss_scale,
         ).detach()
 
-    # The constant cinlab's L-BFGS multiplies the loss by (see cinlab.gatys._optimise): given to
+    # The constant cinlab's L-BFGS multiplies the loss by (see cinlab.optimization): given to
     # the reference too, it shows the two optimisers are otherwise the same algorithm.
     x = content.clone().requires_grad_(True)
-    objective.losses(x)["total"].backward()
+    objective(x)["total"].backward()
     prescale = LBFGS_GRADIENT_SCALE / x.grad.abs().max().item()
 
     # Warm-up (kernel selection, caches) on a small problem for both.
@@ -191,7 +191,7 @@ def main(argv=None):
             sync(device)
             best = min(best, time.perf_counter() - start)
         with torch.no_grad():
-            loss = objective.losses(image.to(device).clamp(0, 1))["total"].item()
+            loss = objective(image.to(device).clamp(0, 1))["total"].item()
         results[name] = (best / args.steps, best, loss)
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"

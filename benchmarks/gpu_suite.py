@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import gatys as gatys_bench  # noqa: E402
-import train_step  # noqa: E402
+import gatys as gatys_bench  # the scripts beside this one (their folder is on sys.path when run)
+import train_step
 
 
 def main():

@@ -4,7 +4,7 @@
     python benchmarks/train_step.py --size 256 --batch 16  # the paper's setting (GPU)
 
 Both sides use the same network weights, style targets, content batches and labels
-(``benchmarks/reference.py`` is the plain implementation). Prints images per second for a
+(``cinlab/reference.py`` is the plain implementation). Prints images per second for a
 training step (N = 10 styles), milliseconds per stylised image at 256 / 512 / 1024 px, the
 ratios cinlab / reference, and the loss difference of cinlab's mixed-precision step against
 the float32 reference on identical inputs.
@@ -19,10 +19,9 @@ import time
 import torch
 
 from cinlab import image_names
-from cinlab.config import native_bf16
-from cinlab.train import TrainConfig, Trainer, _loss_terms
-
-from reference import PlainNet, PlainVGG, plain_losses
+from cinlab.hardware import choose_precision
+from cinlab.reference import PlainNet, PlainVGG, plain_losses
+from cinlab.train import TrainConfig, Trainer
 
 
 def sync(device):
@@ -65,7 +64,7 @@ def main(argv=None):
     size = args.size or (256 if gpu else 128)
     batch = args.batch or (16 if gpu else 4)
 
-    config = TrainConfig.preset("vgg19", styles=image_names("impressionist10"), image_size=size, batch_size=batch, eval_batches=1,
+    config = TrainConfig.preset("vgg19", styles=image_names("impressionist10"), crop_size=size, batch_size=batch, eval_batches=1,
                                 compile=args.compile)
     trainer = Trainer(config, device=device)
     reference = PlainNet(10).to(device).copy_from(trainer.model)
@@ -75,13 +74,14 @@ def main(argv=None):
     # --- numerics: the same batch, labels and weights through both losses
     content = trainer.sampler.sample(batch)
     rows = torch.arange(batch, device=device) % 10
+    grams = {layer: g[rows] for layer, g in trainer.style_grams.items()}
     with torch.no_grad():
         ref_total, _, _ = plain_losses(reference, vgg, trainer.style_grams, content, rows, config.content_weight, config.style_weight)
-        with torch.autocast(device.type, dtype=trainer.amp_dtype or torch.float32, enabled=trainer.amp_dtype is not None):
+        with trainer.precision.autocast():
             out = trainer.model(content, rows, check=False)
-            ours = _loss_terms(out, content, trainer.loss_network, trainer.style_grams, rows, config, {})["total"].mean()
+            ours = trainer.loss(out, content, style_grams=grams)["total"].mean()
         out32 = trainer.model(content, rows, check=False)
-        ours32 = _loss_terms(out32, content, trainer.loss_network, trainer.style_grams, rows, config, {})["total"].mean()
+        ours32 = trainer.loss(out32, content, style_grams=grams)["total"].mean()
     rel_amp = abs(ours.item() / ref_total.item() - 1)
     rel_32 = abs(ours32.item() / ref_total.item() - 1)
 
@@ -130,7 +130,7 @@ def main(argv=None):
 
     # --- stylising latency (one image, no gradients)
     model = trainer.model.eval()
-    amp = torch.bfloat16 if native_bf16(device) else None
+    precision = choose_precision(device)
     model_cl = model.to(memory_format=torch.channels_last) if not gpu else model
     rows_out = []
     for px in args.stylize_sizes:
@@ -145,14 +145,14 @@ def main(argv=None):
 
         @torch.inference_mode()
         def ours_fwd():
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            with precision.autocast():
                 model_cl(x_cl, label, check=False)
 
         repeats = max(2, args.repeats if px <= 512 or gpu else 2)
         rows_out.append((px, timeit(ref_fwd, device, repeats, warmup=1) * 1000, timeit(ours_fwd, device, repeats, warmup=1) * 1000))
 
     print(f"cinlab benchmark: training step and stylising on {device_name(device)} ({time.strftime('%Y-%m-%d')})")
-    print(f"cinlab: {'bf16 autocast' if trainer.amp_dtype else 'float32'}; reference: plain eager float32")
+    print(f"cinlab: {trainer.precision.name}; reference: plain eager float32")
     print(f"{'measure':<40} {'reference':>11} {'cinlab':>11} {'ratio':>7}")
     ips_ref, ips_ours = batch / t_ref, batch / t_ours
     print(f"{f'train step, {size} px, batch {batch}, N=10 (img/s)':<40} {ips_ref:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_ref:>6.2f}x")

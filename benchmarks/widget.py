@@ -15,13 +15,12 @@ import time
 
 import torch
 
-from cinlab import mixing
+from cinlab import style
 from cinlab.checkpoint import load_model
-from cinlab.config import assets_dir
-from cinlab.data import load_image
+from cinlab.config import models_dir
+from cinlab.images import load_image
+from cinlab.reference import PlainCIN, PlainNet
 from cinlab.widgets import StyleMixer
-
-from reference import PlainNet
 
 
 def main(argv=None):
@@ -31,7 +30,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    model = load_model(assets_dir() / "models" / "varied32.pt", device=device)
+    model = load_model(models_dir() / "varied32.pt", device=device)
     reference = PlainNet(model.num_styles).to(device).copy_from(model).eval()
     content = load_image("tubingen", args.size, device=device)
     mixer = StyleMixer(model, content, size=args.size)
@@ -56,7 +55,7 @@ def main(argv=None):
         mixer.set_pair(0, 1, alpha)
         StyleMixer.encode(mixer.render())
 
-    weights_of = {a: mixing.interpolate(0, 1, a, model.num_styles)[None].to(device) for a in [0.0] + alphas}
+    weights_of = {a: style.mixture_weights(style.interpolate(0, 1, a), model.num_styles)[None].to(device) for a in [0.0] + alphas}
 
     @torch.no_grad()
     def plain(alpha):
@@ -77,13 +76,11 @@ def main(argv=None):
     print(f"widget update (mix two styles, forward + JPEG encode), {content.shape[-1]}x{content.shape[-2]} px, {name}, {time.strftime('%Y-%m-%d')}")
     print(f"{'':<24} {'median ms':>10} {'max ms':>8}")
     print(f"{'reference (fp32 eager)':<24} {med_ref:>10.1f} {max_ref:>8.1f}")
-    print(f"{'cinlab StyleMixer':<24} {med_ours:>10.1f} {max_ours:>8.1f}   ({'bf16' if mixer.dtype else 'fp32'})")
+    print(f"{'cinlab StyleMixer':<24} {med_ours:>10.1f} {max_ours:>8.1f}   ({mixer.precision.name})")
     print(f"speed-up: {med_ref / med_ours:.2f}x; target < 100 ms: {'met' if med_ours < 100 else 'NOT met'}")
 
 
 def _norms(net):
-    from reference import PlainCIN
-
     return [m for m in net.modules() if isinstance(m, PlainCIN)]
 
 

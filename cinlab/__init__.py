@@ -2,40 +2,65 @@
 
 Three methods side by side: Gatys optimisation (:func:`gatys`), single-style feed-forward
 networks and the N-style network with conditional instance normalisation
-(:class:`TransformerNet`, :class:`ConditionalInstanceNorm2d`), plus training
-(:mod:`cinlab.train`), style mixing (:mod:`cinlab.mixing`), data (:mod:`cinlab.data`), losses,
-plots and widgets.
+(:class:`TransformerNet`, :class:`ConditionalInstanceNorm2d`), plus training (:class:`Trainer`),
+style mixing (:mod:`cinlab.style`), images (:mod:`cinlab.images`, :mod:`cinlab.registry`),
+losses, evaluation, plots and widgets. :mod:`cinlab.reference` is the paper in plain PyTorch.
+
+A map of the package, one module per chapter of the paper, plumbing below:
+
+============================  ==============================================================
+``reference``                 the paper in plain PyTorch (read this first)
+``losses``, ``loss_network``  Gram matrices, content and style losses; the frozen VGG
+``optimization``              Gatys et al.: optimise the pixels (and texture synthesis)
+``model``, ``style``          CIN and the network; how a style or a mixture is written
+``content``, ``train``        training crops; the trainer, its config and presets
+``evaluation``                the evaluation protocol, logs, the Fig 5-7 measurements
+``plots``, ``widgets``        figures and live ipywidgets
+``images``, ``registry``      image tensors; the catalogue of paintings and photos
+``checkpoint``, ``export``    files of trained networks; TorchScript and ONNX
+``hardware``, ``files``       devices and precision; safe writes and locks
+``config``, ``cli``           environment settings; the command line
+============================  ==============================================================
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from . import config, data, losses, mixing, plots
+from . import config, evaluation, hardware, images, losses, plots, reference, registry, style
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
-from .data import center_crop, image_info, image_names, load_image, resize, save_image
-from .gatys import gatys
+from .hardware import default_device
+from .images import center_crop, load_image, resize, save_image, square
 from .loss_network import LossNetwork
-from .losses import content_loss, gram_matrix, style_loss, total_variation
+from .losses import StyleTransferLoss, content_loss, gram_matrix, style_loss, total_variation
 from .model import ConditionalInstanceNorm2d, TransformerNet
+from .optimization import gatys
 from .plots import show_images
+from .registry import image_info, image_names
+from .train import TrainConfig, Trainer
 
 __all__ = [
     "__version__",
     "config",
-    "data",
+    "evaluation",
+    "hardware",
+    "images",
     "losses",
-    "mixing",
     "plots",
+    "reference",
+    "registry",
+    "style",
     "by_mode",
     "fast_mode",
+    "default_device",
     "center_crop",
-    "image_info",
-    "image_names",
     "load_image",
     "resize",
     "save_image",
-    "gatys",
+    "square",
+    "image_info",
+    "image_names",
     "LossNetwork",
+    "StyleTransferLoss",
     "content_loss",
     "gram_matrix",
     "style_loss",
@@ -44,5 +69,8 @@ __all__ = [
     "TransformerNet",
     "load_model",
     "save_checkpoint",
+    "gatys",
+    "TrainConfig",
+    "Trainer",
     "show_images",
 ]

@@ -1,88 +1,103 @@
 """The ``cinlab`` command line (also ``python -m cinlab``).
 
-    cinlab gatys    --content PHOTO --style PAINTING --out OUT.png [--size 512 --steps 300 ...]
-    cinlab train    --styles impressionist10 --out model.pt [--steps ... --size ... --batch ...]
-    cinlab add-style --model model.pt --styles van_gogh_cottages --out model+1.pt
-    cinlab stylize  --model model.pt --content PHOTO --style 3 --out OUT.png
+    cinlab gatys     --content PHOTO --style PAINTING --out OUT.png [--size 512 --steps 300 ...]
+    cinlab train     --styles impressionist10 --out RUN_FOLDER [--preset vgg19 --steps ... --crop-size ...]
+    cinlab add-style --model model.pt --styles van_gogh_cottages --out RUN_FOLDER
+    cinlab stylize   --model model.pt --content PHOTO --style 3 --out OUT.png
+    cinlab export    --model model.pt --format onnx --out model.onnx
+    cinlab download-images --out FOLDER [--set varied32]
 
-Images are registry names (``cinlab.data.image_names()``) or file paths. Output files are never
-overwritten unless ``--overwrite`` is given.
+Images are registry names (``cinlab.image_names()``) or file paths. ``--size`` is always the
+shorter side of an output image; training crops are ``--crop-size``. Output files are never
+overwritten without ``--overwrite``, and outputs are checked before any work starts. Every
+problem a user can fix is one line on stderr naming the problem and the fix, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from .files import RunLockedError
 
-def _refuse_overwrite(path: str | Path, overwrite: bool) -> Path:
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise SystemExit(f"cinlab: {path} already exists; pass --overwrite to replace it.")
-    return path
+#: Errors that mean "fix the input (or the disk, or wait)": one line, exit status 2.
+USER_ERRORS = (OSError, ValueError, KeyError, FloatingPointError, RunLockedError)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _device(args):
+    from .hardware import resolve_device
+
+    return resolve_device(args.device)
 
 
 def _cmd_gatys(args: argparse.Namespace) -> int:
-    from .data import save_image
-    from .gatys import gatys
+    from .files import check_output
+    from .images import save_image
+    from .optimization import gatys
 
-    out = _refuse_overwrite(args.out, args.overwrite)
+    out = check_output(args.out, args.overwrite)  # before minutes of optimisation, not after
     result = gatys(
-        args.content,
-        args.style,
-        steps=args.steps,
-        optimizer=args.optimizer,
-        size=args.size,
-        style_scale=args.style_scale,
-        style_blend=args.style_blend,
-        style_weight=args.style_weight,
-        content_weight=args.content_weight,
-        init=args.init,
-        seed=args.seed,
-        preserve_color=args.preserve_color,
-        scales=args.scales,
-        device=args.device,
-        progress=not args.quiet,
+        args.content, args.style, steps=args.steps, optimizer=args.optimizer, size=args.size, style_scale=args.style_scale,
+        style_blend=args.style_blend, style_weight=args.style_weight, content_weight=args.content_weight, init=args.init,
+        seed=args.seed, preserve_color=args.preserve_color, scales=args.scales, device=_device(args), progress=not args.quiet,
     )
     save_image(result.image, out, overwrite=args.overwrite)
-    print(
-        f"saved {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) after {result.steps} steps in "
-        f"{result.seconds:.1f} s; loss {result.history['total'][0]:.4g} -> {result.history['total'][-1]:.4g}"
-    )
+    print(f"saved {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) after {result.steps} steps in "
+          f"{result.seconds:.1f} s; loss {result.history['total'][0]:.4g} -> {result.final_losses['total']:.4g}")
     return 0
 
 
 def expand_styles(items: Sequence[str]) -> list[str]:
     """Style arguments to image names/paths: a set name (``impressionist10``) expands to its members."""
-    from .data import image_names, registry
+    from .registry import image_names, image_sets, registry
 
-    sets = {s for info in registry().values() for s in info.sets}
+    sets = set(image_sets())
     out: list[str] = []
     for item in items:
         out.extend(image_names(item) if item in sets and item not in registry() else [item])
     return out
 
 
-def _prepare_run_dir(out: str, overwrite: bool) -> Path:
-    path = Path(out)
-    if (path / "checkpoint.pt").exists() and not overwrite:
-        raise SystemExit(
-            f"cinlab: {path} already holds a training run; pass --resume to continue it or --overwrite to start over."
-        )
-    if overwrite:
-        for name in ("checkpoint.pt", "model.pt", "train_log.csv", "eval_log.csv"):
-            (path / name).unlink(missing_ok=True)
+def _run_folder(path: str) -> Path:
+    """``--out`` of train / add-style: a run folder (the trainer refuses to start over an old run)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file; --out names a run folder.")
     return path
 
 
 def _train_overrides(args: argparse.Namespace) -> dict:
     keys = {
-        "steps": "steps", "size": "image_size", "batch": "batch_size", "style_size": "style_size",
+        "steps": "steps", "crop_size": "crop_size", "batch": "batch_size", "style_size": "style_size",
         "style_weight": "style_weight", "content_weight": "content_weight", "lr": "lr", "content": "content",
         "width": "width", "seed": "seed", "eval_every": "eval_every", "eval_batches": "eval_batches",
-        "checkpoint_every": "checkpoint_every", "log_every": "log_every", "amp": "amp",
+        "checkpoint_every": "checkpoint_every", "log_every": "log_every", "precision": "precision",
     }
     out = {field: getattr(args, arg) for arg, field in keys.items() if getattr(args, arg, None) is not None}
     if getattr(args, "compile", False):
@@ -91,61 +106,80 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .files import RunLock
     from .train import TrainConfig, Trainer
 
-    if args.resume:
-        trainer = Trainer.resume(Path(args.out) / "checkpoint.pt", device=args.device, **_train_overrides(args))
-    else:
-        out = _prepare_run_dir(args.out, args.overwrite)
-        config = TrainConfig.preset(args.preset, styles=expand_styles(args.styles), **_train_overrides(args))
-        trainer = Trainer(config, out_dir=out, device=args.device)
-    trainer.fit(progress=not args.quiet)
+    out = _run_folder(args.out)
+    device = _device(args)
+    with RunLock(out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext():  # rank 0 writes
+        if args.resume:
+            checkpoint = out / "checkpoint.pt"
+            if not checkpoint.exists():
+                raise FileNotFoundError(f"{out} holds no checkpoint.pt to resume; start the run without --resume.")
+            done = load_checkpoint(checkpoint)["training"]
+            target = args.steps or done["config"]["steps"]
+            if done["step"] >= target:
+                print(f"{out}: the run is complete ({done['step']} steps); nothing to do. Pass --steps N (more than "
+                      f"{done['step']}) with --resume to extend it.")
+                return 0
+            trainer = Trainer.resume(checkpoint, device=device, **_train_overrides(args))
+        else:
+            config = TrainConfig.preset(args.preset, styles=expand_styles(args.styles), **_train_overrides(args))
+            trainer = Trainer(config, out_dir=out, device=device, overwrite=args.overwrite)
+        trainer.fit(progress=not args.quiet)
     if trainer.rank == 0:
-        print(f"trained {trainer.model.num_styles} style(s) for {trainer.step} steps in {trainer.seconds:.0f} s; "
-              f"model: {Path(args.out) / 'model.pt'}")
+        print(f"trained {trainer.model.num_styles} style(s) for {trainer.step} steps in {trainer.seconds:.0f} s; model: {out / 'model.pt'}")
     return 0
 
 
 def _cmd_add_style(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from .checkpoint import load_model
-    from .train import TrainConfig, add_styles
+    from .files import RunLock
+    from .train import add_styles, finetune_config
 
-    out = _prepare_run_dir(args.out, args.overwrite)
-    model = load_model(args.model)
-    recorded = model.metadata.get("config")
-    config = TrainConfig.from_dict(recorded) if recorded else TrainConfig.preset("vgg19")
-    config = replace(config, **_train_overrides(args))
-    trainer = add_styles(model, expand_styles(args.styles), config, out_dir=out, device=args.device, progress=not args.quiet)
+    out = _run_folder(args.out)
+    device = _device(args)
+    model = load_model(args.model, device)
+    styles = expand_styles(args.styles)
+    config = finetune_config(model, styles, **_train_overrides(args))
+    with RunLock(out):
+        trainer = add_styles(model, styles, config, out_dir=out, device=device, progress=not args.quiet, overwrite=args.overwrite)
     print(f"network now has {trainer.model.num_styles} styles; model: {out / 'model.pt'}")
     return 0
 
 
+def _style_arg(text: str):
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _cmd_stylize(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
-    from .data import save_image
+    from .files import check_output
+    from .images import save_image
 
-    model = load_model(args.model, device=args.device or None)
+    model = load_model(args.model, _device(args))
     if args.weights:
         import torch
 
-        from .mixing import normalize_weights
+        from .style import normalize
 
-        weights = normalize_weights(args.weights) if args.normalize else torch.tensor(args.weights)
-        styles = [weights]
-        names = ["mix"]
+        weights = torch.tensor(args.weights)
+        styles, names = (normalize(weights) if args.normalize else weights), ["mix"]
     else:
-        styles = [model.style_index(int(s) if s.isdigit() else s) for s in args.style]
-        names = [model.style_names[i] for i in styles]
-    if len(styles) == 1:
-        targets = [_refuse_overwrite(args.out, args.overwrite)]
+        styles = [_style_arg(s) for s in args.style]
+        names = [model.style_names[model.style_index(s)] for s in styles]
+    if len(names) == 1:
+        targets = [check_output(args.out, args.overwrite)]
+        style = styles if args.weights else styles[0]
     else:
         folder = Path(args.out)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            raise FileExistsError(f"{folder} is a file; with several --style values --out names a folder.")
         stem = Path(args.content).stem
-        targets = [_refuse_overwrite(folder / f"{stem}_{name}.png", args.overwrite) for name in names]
-    images = model.stylize(args.content, styles[0] if len(styles) == 1 else styles, size=args.size)
+        targets = [check_output(folder / f"{stem}_{name}.png", args.overwrite) for name in names]
+        style = styles
+    images = model.stylize(args.content, style, size=args.size)
     for image, target in zip(images, targets):
         save_image(image[None], target, overwrite=args.overwrite)
         print(f"saved {target}")
@@ -155,37 +189,53 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
     from .export import to_onnx, to_torchscript
+    from .files import check_output
 
-    model = load_model(args.model)
+    check_output(args.out, args.overwrite)
+    model = load_model(args.model, "cpu")
     export = to_onnx if args.format == "onnx" else to_torchscript
     path = export(model, args.out, overwrite=args.overwrite)
     print(f"saved {path} ({args.format}; inputs image [B,3,H,W], style_weights [B,{model.num_styles}])")
     return 0
 
 
+def _cmd_download_images(args: argparse.Namespace) -> int:
+    from .config import IMAGE_DIR_ENV
+    from .registry import download_images
+
+    results = download_images(args.out, args.set, progress=not args.quiet)
+    failed = {name: msg for name, msg in results.items() if isinstance(msg, str)}
+    print(f"{len(results) - len(failed)} of {len(results)} images verified in {args.out}")
+    for name, message in failed.items():
+        print(f"  failed: {name}: {message}", file=sys.stderr)
+    print(f"to use them offline: export {IMAGE_DIR_ENV}={Path(args.out).resolve()}")
+    return 2 if failed else 0
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, help="total training steps")
-    p.add_argument("--size", type=int, help="content crop size in px")
-    p.add_argument("--batch", type=int, help="batch size (split across torchrun processes)")
-    p.add_argument("--style-size", type=int, help="shorter side of the style images for their Gram targets")
-    p.add_argument("--style-weight", type=float)
-    p.add_argument("--content-weight", type=float)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--content", help="'photos' (built-in) or a folder of images (COCO / ImageNet layout)")
+    p.add_argument("--steps", type=_positive_int, help="total training steps")
+    p.add_argument("--crop-size", type=_positive_int, help="side of the square content crops in px")
+    p.add_argument("--batch", type=_positive_int, help="batch size (split across torchrun processes)")
+    p.add_argument("--style-size", type=_positive_int, help="shorter side of the style images for their Gram targets")
+    p.add_argument("--style-weight", type=_finite_float)
+    p.add_argument("--content-weight", type=_finite_float)
+    p.add_argument("--lr", type=_finite_float)
+    p.add_argument("--content", help="'photos' (the built-in pool) or a folder of images (COCO / ImageNet layout)")
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int, help="run the evaluation protocol every N steps")
-    p.add_argument("--eval-batches", type=int, help="fixed content batches per evaluation (paper: 32)")
+    p.add_argument("--eval-batches", type=_positive_int, help="fixed content batches per evaluation (paper: 32)")
     p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--amp", choices=("auto", "bf16", "none"))
+    p.add_argument("--log-every", type=_positive_int)
+    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "float32"))
     p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
     p.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
     p.add_argument("--quiet", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .gatys import GATYS_CONTENT_WEIGHT, GATYS_STYLE_WEIGHT
+    from .optimization import GATYS_CONTENT_WEIGHT, GATYS_STYLE_WEIGHT
+    from .train import PRESETS
 
     parser = argparse.ArgumentParser(prog="cinlab", description="Neural style transfer for teaching (Dumoulin et al. 2017).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,30 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gatys", help="stylise one image by optimising its pixels (Gatys et al.)")
     g.add_argument("--content", required=True, help="photo: registry name or file")
     g.add_argument("--style", required=True, nargs="+", help="painting(s): registry names or files")
-    g.add_argument("--style-blend", type=float, nargs="+", default=None, help="weights of several styles")
+    g.add_argument("--style-blend", type=_finite_float, nargs="+", default=None, help="weights of several styles")
     g.add_argument("--out", required=True, help="output image file (.png, .jpg)")
-    g.add_argument("--size", type=int, default=512, help="shorter side of the output (default 512)")
-    g.add_argument("--scales", type=int, nargs="+", default=None, help="coarse-to-fine sizes, e.g. 256 512")
-    g.add_argument("--steps", type=int, default=300, help="optimiser iterations (default 300)")
+    g.add_argument("--size", type=_positive_int, default=512, help="shorter side of the output (default 512)")
+    g.add_argument("--scales", type=_positive_int, nargs="+", default=None, help="coarse-to-fine sizes, e.g. 256 512")
+    g.add_argument("--steps", type=_positive_int, default=300, help="optimiser iterations (default 300)")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
-    g.add_argument("--style-weight", type=float, default=GATYS_STYLE_WEIGHT)
-    g.add_argument("--content-weight", type=float, default=GATYS_CONTENT_WEIGHT)
-    g.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the content")
+    g.add_argument("--style-weight", type=_finite_float, default=GATYS_STYLE_WEIGHT)
+    g.add_argument("--content-weight", type=_finite_float, default=GATYS_CONTENT_WEIGHT)
+    g.add_argument("--style-scale", type=_finite_float, default=1.0, help="style image size relative to the content")
     g.add_argument("--init", choices=("content", "noise"), default="content")
     g.add_argument("--preserve-color", choices=("luminance", "histogram"), default=None)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default=None, help="cpu, cuda, ... (default: GPU if present)")
+    g.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_gatys)
 
-    from .train import PRESETS
-
     t = sub.add_parser("train", help="train a feed-forward network on one or more styles (works under torchrun)")
-    t.add_argument("--styles", nargs="+", required=False, default=[], help="style images or a set (impressionist10, varied32)")
+    t.add_argument("--styles", nargs="+", default=[], help="style images or a set (impressionist10, varied32)")
     t.add_argument("--out", required=True, help="run folder: checkpoint.pt, model.pt, train_log.csv, eval_log.csv")
     t.add_argument("--preset", choices=sorted(PRESETS), default="vgg19")
-    t.add_argument("--width", type=float, help="channel multiplier (1.0 = the paper's network)")
+    t.add_argument("--width", type=_finite_float, help="channel multiplier (1.0 = the paper's network)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     _add_training_options(t)
     t.set_defaults(func=_cmd_train)
@@ -232,11 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--content", required=True)
     s.add_argument("--style", nargs="+", default=["0"], help="style label(s) or name(s); several -> --out is a folder")
-    s.add_argument("--weights", type=float, nargs="+", help="mixing weights, one per style (instead of --style)")
+    s.add_argument("--weights", type=_finite_float, nargs="+", help="mixing weights, one per style (instead of --style)")
     s.add_argument("--normalize", action="store_true", help="scale --weights to sum to 1")
     s.add_argument("--out", required=True)
-    s.add_argument("--size", type=int, default=None, help="shorter side of the output (default: the photo's)")
-    s.add_argument("--device", default=None)
+    s.add_argument("--size", type=_positive_int, default=None, help="shorter side of the output (default: the photo's)")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
     s.add_argument("--overwrite", action="store_true")
     s.set_defaults(func=_cmd_stylize)
 
@@ -247,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=_cmd_export)
 
+    d = sub.add_parser("download-images", help="download and verify the registry's images into a folder, for offline use")
+    d.add_argument("--out", required=True, help="the folder (use it as CINLAB_IMAGE_DIR)")
+    d.add_argument("--set", default=None, help="only one set (varied32, impressionist10, finetune, photos, train_photos)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_cmd_download_images)
     return parser
 
 
@@ -258,8 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("train needs --styles (or --resume)")
     try:
         return args.func(args)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as err:
+    except USER_ERRORS as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and not str(message).strip():
+            message = f"{err.strerror or type(err).__name__}: {err.filename or ''}"
         print(f"cinlab {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -6,9 +6,10 @@ Environment variables (all optional):
     ``1`` selects the *fast mode* used by CI and nbval: small images and few steps, so every
     notebook runs in well under a minute on a CPU. Notebooks pick their sizes with
     :func:`by_mode`, so one variable switches all of them.
-``CINLAB_DATA_DIR``
-    A folder that already holds the registry's images (``styles/``, ``content/``), or where
-    downloads are cached. Default: the user cache folder (``~/.cache/cinlab`` on Linux).
+``CINLAB_IMAGE_DIR``
+    The folder of paintings and photos (``styles/``, ``content/``, ``train_photos/``): where
+    registry images are looked up and downloaded to. Default: the user cache folder
+    (``~/.cache/cinlab`` on Linux). ``CINLAB_DATA_DIR`` is its older name and is still read.
 ``CINLAB_VGG19_WEIGHTS`` / ``CINLAB_VGG16_WEIGHTS``
     Local weight files for the loss networks, for offline machines.
 ``CINLAB_ASSETS``
@@ -27,18 +28,14 @@ import torch
 T = TypeVar("T")
 
 FAST_ENV = "CINLAB_FAST"
-DATA_DIR_ENV = "CINLAB_DATA_DIR"
+IMAGE_DIR_ENV = "CINLAB_IMAGE_DIR"
+LEGACY_IMAGE_DIR_ENV = "CINLAB_DATA_DIR"
 ASSETS_ENV = "CINLAB_ASSETS"
 
 
 def fast_mode() -> bool:
     """True when ``CINLAB_FAST`` is set to a true value (``1``, ``true``, ``yes``)."""
     return os.environ.get(FAST_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def default_device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def by_mode(*, fast: T, cpu: T, gpu: T | None = None) -> T:
@@ -54,6 +51,12 @@ def by_mode(*, fast: T, cpu: T, gpu: T | None = None) -> T:
     return cpu
 
 
+def image_dir_from_env() -> Path | None:
+    """The image folder named by ``CINLAB_IMAGE_DIR`` (or ``CINLAB_DATA_DIR``), if either is set."""
+    value = os.environ.get(IMAGE_DIR_ENV) or os.environ.get(LEGACY_IMAGE_DIR_ENV)
+    return Path(value) if value else None
+
+
 def assets_dir() -> Path:
     """The project's ``data/`` folder: image registry, shipped checkpoints and logged results."""
     env = os.environ.get(ASSETS_ENV)
@@ -62,14 +65,11 @@ def assets_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
-def native_bf16(device: torch.device | str) -> bool:
-    """True where bfloat16 matmuls/convolutions run natively: CUDA, or a CPU with AMX or
-    AVX512-BF16 (e.g. Intel Sapphire Rapids). Elsewhere bf16 would be emulated and slow."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    cpu = getattr(torch, "cpu", None)
-    checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return any(check is not None and check() for check in checks)
+def models_dir() -> Path:
+    """``data/models/``: the networks cinlab ships."""
+    return assets_dir() / "models"
+
+
+def results_dir() -> Path:
+    """``data/results/``: the logs, summary and figures of the shipped networks' training."""
+    return assets_dir() / "results"

@@ -1,75 +1,91 @@
 """Export a trained network to TorchScript or ONNX, with the style weights as a second input.
 
-The exported graph takes ``image`` [B, 3, H, W] in [0, 1] (H and W multiples of 4; pad first
-otherwise) and ``style_weights`` [B, N] (mixing weights; one-hot for a single style) and
-returns the stylised image [B, 3, H, W] in [0, 1]. Batch size, height and width are dynamic.
+The exported graph takes ``image`` [B, 3, H, W] in [0, 1] (any H, W >= 16, like
+``TransformerNet``: reflect-padded to a multiple of 4 inside the graph and cropped back) and
+``style_weights`` [B, N] (mixing weights; one-hot for a single style), and returns the stylised
+image [B, 3, H, W] in [0, 1]. Batch size, height and width are dynamic. The network is exported
+in eval mode, from a float32 CPU copy (the network passed in is not changed), and the file is
+written atomically: a failure (a full disk included) leaves an older file byte-identical.
 """
 
 from __future__ import annotations
 
+import copy
+import io
 import os
 import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from .model import StyleCondition, TransformerNet
+from .files import check_output, write_bytes
+from .style import StyleCondition
+
+
+class StyleBody(nn.Module):
+    """The network's layers with mixing weights [B, N] as a plain tensor input (H, W multiples of 4)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        return self.net.body(x, StyleCondition("weights", style_weights))
 
 
 class ExportableNet(nn.Module):
-    """``(image, style_weights) -> stylised image``: the network with weights as a plain input."""
+    """``(image, style_weights) -> stylised image`` for any H, W >= 16: pad, the body, crop back."""
 
-    def __init__(self, net: TransformerNet):
+    def __init__(self, net):
         super().__init__()
         if net.config.norm != "cin":
             raise ValueError("Only conditional instance norm networks can be exported with style weights.")
-        self.net = net.eval()
+        self.body = StyleBody(copy.deepcopy(net).cpu().float().eval())
+        self.eval()
 
     def forward(self, image: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
-        return self.net.body(image, StyleCondition("weights", style_weights))
+        h, w = image.shape[2], image.shape[3]
+        x = F.pad(image, [0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4], mode="reflect")
+        return self.body(x, style_weights)[:, :, :h, :w]
 
 
-def _examples(net: TransformerNet, size: int):
-    image = torch.rand(1, 3, size, size)
-    weights = torch.zeros(1, net.num_styles)
+def _examples(num_styles: int, height: int, width: int):
+    weights = torch.zeros(1, num_styles)
     weights[0, 0] = 1.0
-    return image, weights
+    return torch.rand(1, 3, height, width), weights
 
 
-def _refuse(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-
-
-def to_torchscript(net: TransformerNet, path: str | os.PathLike, *, example_size: int = 64, overwrite: bool = False) -> Path:
-    """Trace to TorchScript and save; load with ``torch.jit.load(path)``."""
-    path = Path(path)
-    _refuse(path, overwrite)
-    module = ExportableNet(net.cpu().float())
+def to_torchscript(net, path: str | os.PathLike, *, example_size: int = 64, overwrite: bool = False) -> Path:
+    """Export to TorchScript (padding scripted, layers traced); load with ``torch.jit.load(path)``."""
+    path = check_output(path, overwrite)
+    module = ExportableNet(net)
     with torch.no_grad(), warnings.catch_warnings():
-        # The shape test in conditional_instance_norm is constant for weight inputs: safe to trace.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        traced = torch.jit.trace(module, _examples(net, example_size), check_trace=False)
-    traced.save(str(path))
-    return path
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices; the tests check the graph
+        module.body = torch.jit.trace(module.body, _examples(net.num_styles, example_size, example_size), check_trace=False)
+        scripted = torch.jit.script(module)
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)  # into memory first: a full disk must not abort the process
+    return write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
-def to_onnx(net: TransformerNet, path: str | os.PathLike, *, example_size: int = 64, opset: int = 18, overwrite: bool = False) -> Path:
+def to_onnx(net, path: str | os.PathLike, *, example_size: int = 64, opset: int = 18, overwrite: bool = False) -> Path:
     """Export to ONNX (inputs ``image``, ``style_weights``; output ``stylized``)."""
-    path = Path(path)
-    _refuse(path, overwrite)
-    module = ExportableNet(net.cpu().float())
-    batch, height, width = (torch.export.Dim(n, min=1, max=8192) for n in ("batch", "height", "width"))
-    torch.onnx.export(
-        module,
-        _examples(net, example_size),
-        str(path),
-        input_names=["image", "style_weights"],
-        output_names=["stylized"],
-        opset_version=opset,
-        dynamo=True,
-        dynamic_shapes={"image": {0: batch, 2: 4 * height, 3: 4 * width}, "style_weights": {0: batch}},
-        external_data=False,
-    )
-    return path
+    path = check_output(path, overwrite)
+    module = ExportableNet(net)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    height, width = (torch.export.Dim(n, min=16, max=16384) for n in ("height", "width"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module,
+            _examples(net.num_styles, example_size, example_size + 3),
+            input_names=["image", "style_weights"],
+            output_names=["stylized"],
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes={"image": {0: batch, 2: height, 3: width}, "style_weights": {0: batch}},
+            verbose=False,
+        )
+    return write_bytes(path, program.model_proto.SerializeToString(), overwrite=overwrite)

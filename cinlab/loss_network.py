@@ -28,7 +28,8 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn as nn
 
-from .data import check_image_tensor, file_sha256
+from .files import file_sha256
+from .images import check_image_tensor
 
 #: Convolutions per block.
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4), "random": (2, 2, 4, 4, 4)}

@@ -10,137 +10,26 @@ Every convolution weight is shared by all styles; a style is nothing but its (ga
 
 :class:`TransformerNet` is magenta's ``image_stylization`` network: 9x9 / 3x3 / 3x3 convs down,
 five residual blocks, two (nearest-neighbour upsample + 3x3 conv) up, a 9x9 conv and a
-sigmoid; reflection padding, no conv biases, CIN after every conv.
-
-A style is chosen by a *condition*, passed as the second argument of ``net(images, style)``:
-
-- integer labels, one per example: ``3``, ``[0, 2]``, ``torch.tensor([1, 1, 4])``;
-- mixing weights ``[N]`` or ``[B, N]`` (floats): gamma = sum_i w_i gamma_i, and the same for
-  beta, *unnormalised* as in the paper's code (see :func:`cinlab.mixing.normalize_weights`);
-- spatial mixing weights ``[B, N, H, W]``: a different mix at every pixel (resized to each
-  layer's resolution), so regions of one image take different styles.
+sigmoid; reflection padding, no conv biases, CIN after every conv. Which style a picture takes
+is the second argument of ``net(images, style)`` and ``net.stylize(image, style)``: a label, a
+name, a mixture or a list of them, as :mod:`cinlab.style` describes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
-from typing import Sequence, Union
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .hardware import check_same_device, choose_precision, module_device
+from .style import StyleCondition, StyleSpec, resolve_style
+
 #: Smallest input side the network accepts (its three resolutions must stay > 1 pixel for
 #: reflection padding at the 1/4-resolution 3x3 convolutions).
 MIN_IMAGE_SIZE = 16
-
-StyleInput = Union[int, Sequence[int], torch.Tensor]
-
-
-# ----------------------------------------------------------------------------- conditions
-
-
-@dataclass
-class StyleCondition:
-    """A validated style condition, shared by every normalisation layer of one forward pass.
-
-    ``kind`` is ``"labels"`` (``value``: long [B]), ``"weights"`` (float [B, N]) or
-    ``"spatial"`` (float [B, N, H, W]).
-    """
-
-    kind: str
-    value: torch.Tensor
-    _resized: dict | None = None
-
-    def spatial_at(self, height: int, width: int) -> torch.Tensor:
-        """Spatial weights resized to one layer's resolution (cached per resolution)."""
-        if self._resized is None:
-            self._resized = {}
-        key = (height, width)
-        if key not in self._resized:
-            w = self.value
-            if w.shape[-2:] != key:
-                w = F.interpolate(w, size=key, mode="bilinear", align_corners=False)
-            self._resized[key] = w
-        return self._resized[key]
-
-
-def make_condition(style: StyleInput | StyleCondition, num_styles: int, batch: int, *, check: bool = True) -> StyleCondition:
-    """Turn any accepted style argument into a :class:`StyleCondition` for a batch of ``batch``.
-
-    With ``check=True`` (the default) values are validated and bad ones raise ``ValueError``
-    with the fix: labels out of range; mixing weights of the wrong length, negative, NaN or all
-    zero. Trainers that make their own labels pass ``check=False`` (it costs a host sync).
-    """
-    if isinstance(style, StyleCondition):
-        return style
-    if isinstance(style, bool):
-        raise TypeError("A style must be an integer label, a list of labels or a weight tensor, not a bool.")
-    if isinstance(style, int):
-        style = torch.tensor([style])
-    elif isinstance(style, (list, tuple)):
-        if not style:
-            raise ValueError("Empty list of styles.")
-        if all(isinstance(s, int) and not isinstance(s, bool) for s in style):
-            style = torch.tensor(list(style))
-        else:
-            style = torch.tensor([float(s) for s in style])
-    if not isinstance(style, torch.Tensor):
-        raise TypeError(
-            f"style must be an integer label, a list of labels or a tensor of mixing weights; got {type(style).__name__}."
-        )
-    if not style.is_floating_point():
-        labels = style.reshape(-1).long()
-        if labels.numel() == 1 and batch > 1:
-            labels = labels.expand(batch)
-        if labels.numel() != batch:
-            raise ValueError(f"Got {labels.numel()} style labels for a batch of {batch} images.")
-        if check:
-            lo, hi = int(labels.min()), int(labels.max())
-            if lo < 0 or hi >= num_styles:
-                bad = lo if lo < 0 else hi
-                raise ValueError(
-                    f"Style label {bad} is out of range: this network has {num_styles} style(s), labels 0 to {num_styles - 1}."
-                )
-        return StyleCondition("labels", labels)
-    weights = style.float()
-    if weights.dim() == 1:
-        weights = weights.unsqueeze(0)
-    if weights.dim() == 2:
-        kind = "weights"
-        if weights.shape[0] == 1 and batch > 1:
-            weights = weights.expand(batch, -1)
-    elif weights.dim() == 4:
-        kind = "spatial"
-        if weights.shape[0] == 1 and batch > 1:
-            weights = weights.expand(batch, -1, -1, -1)
-    else:
-        raise ValueError(
-            f"Mixing weights must be [N], [B, N] or spatial [B, N, H, W]; got shape {tuple(style.shape)}."
-        )
-    if weights.shape[1] != num_styles:
-        raise ValueError(
-            f"Got {weights.shape[1]} mixing weights but this network has {num_styles} styles: give one weight per style."
-        )
-    if weights.shape[0] != batch:
-        raise ValueError(f"Got mixing weights for {weights.shape[0]} images but a batch of {batch}.")
-    if check:
-        validate_weights(weights, dim=1)
-    return StyleCondition(kind, weights)
-
-
-def validate_weights(weights: torch.Tensor, dim: int = -1) -> None:
-    """Raise ``ValueError`` for NaN/infinite, negative or all-zero mixing weights (along ``dim``)."""
-    if not torch.isfinite(weights).all():
-        raise ValueError("Mixing weights contain NaN or infinite values.")
-    if (weights < 0).any():
-        raise ValueError(
-            "Mixing weights must not be negative (the paper mixes styles convexly); "
-            f"smallest weight given: {weights.min().item():.4g}."
-        )
-    if (weights.sum(dim) <= 0).any():
-        raise ValueError("Mixing weights are all zero (somewhere): give at least one style a positive weight.")
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -188,8 +77,8 @@ class ConditionalInstanceNorm2d(nn.Module):
             return gamma, beta
         return gamma[:, :, None, None], beta[:, :, None, None]
 
-    def forward(self, x: torch.Tensor, style: StyleInput | StyleCondition) -> torch.Tensor:
-        condition = make_condition(style, self.num_styles, x.shape[0])
+    def forward(self, x: torch.Tensor, style: StyleSpec | StyleCondition) -> torch.Tensor:
+        condition = resolve_style(style, self.num_styles).broadcast_to(x.shape[0]).to(x.device)
         return conditional_instance_norm(x, *self.affine(condition, x.shape[-2], x.shape[-1]), eps=self.eps)
 
 
@@ -362,8 +251,13 @@ class TransformerNet(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, images: torch.Tensor, style: StyleInput | StyleCondition = 0, *, check: bool = True) -> torch.Tensor:
-        """Stylise ``images`` [B, 3, H, W] in [0, 1] under ``style``; returns [B, 3, H, W] in [0, 1]."""
+    def forward(self, images: torch.Tensor, style: StyleSpec | StyleCondition = 0, *, check: bool = True) -> torch.Tensor:
+        """Stylise ``images`` [B, 3, H, W] in [0, 1] under ``style``; returns [B, 3, H, W] in [0, 1].
+
+        ``style`` is one style for all images or one per image (see :mod:`cinlab.style`).
+        ``check=False`` skips the label-range and weight checks (a host sync each); trainers
+        that make their own labels use it.
+        """
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be [B, 3, H, W]; got shape {tuple(images.shape)}.")
         h, w = images.shape[-2:]
@@ -372,7 +266,10 @@ class TransformerNet(nn.Module):
                 f"The image is {h}x{w} px; the network needs at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} "
                 "(it downsamples by 4 and pads by reflection). Upscale it first."
             )
-        condition = make_condition(style, self.num_styles, images.shape[0], check=check)
+        device = module_device(self)
+        check_same_device(images, device)
+        condition = resolve_style(style, self.num_styles, self.style_names, check=check)
+        condition = condition.broadcast_to(images.shape[0]).to(device)
         # Pad (reflect) to a multiple of 4 so the two stride-2 convs and the two x2 upsamplings
         # give back the input's size exactly; crop back at the end.
         ph, pw = (-h) % 4, (-w) % 4
@@ -400,66 +297,35 @@ class TransformerNet(nn.Module):
 
     def style_index(self, style: int | str) -> int:
         """The label of a style given by label or by name."""
-        if isinstance(style, str):
-            if style not in self.style_names:
-                raise ValueError(f"No style named {style!r}; this network has {self.style_names}.")
-            return self.style_names.index(style)
-        index = int(style)
-        if not 0 <= index < self.num_styles:
-            raise ValueError(
-                f"Style label {index} is out of range: this network has {self.num_styles} style(s), labels 0 to {self.num_styles - 1}."
-            )
-        return index
+        from .style import style_label
+
+        return style_label(style, self.num_styles, self.style_names)
 
     @torch.inference_mode()
-    def stylize(
-        self,
-        image,
-        style: int | str | Sequence[int | str] | torch.Tensor = 0,
-        *,
-        size=None,
-        dtype: torch.dtype | str | None = "auto",
-    ) -> torch.Tensor:
-        """Stylise one image (anything :func:`cinlab.load_image` accepts).
+    def stylize(self, image, style: StyleSpec = 0, *, size=None, precision: str | torch.dtype = "auto") -> torch.Tensor:
+        """Stylise one image (anything :func:`cinlab.load_image` accepts) in one or more styles.
 
-        ``style`` may be a label or style name (one output), a list of labels/names (one output
-        each, in one batched pass), mixing weights [N] (one output), or spatial weights
-        [1, N, H, W]. ``dtype="auto"`` runs in bfloat16 where the hardware does so natively
-        (CUDA, AMX CPUs: 2-3x faster; pixels differ from float32 by about 1/255 on average); pass
-        ``torch.float32`` for exact float32. Returns [K, 3, H, W] float32 in [0, 1] on the CPU.
+        ``style`` follows :mod:`cinlab.style`: a label or name gives one output, a list gives
+        one output per entry (one batched pass), a mixture ``{style: weight}`` or weights [N]
+        one output, weights [K, N] K outputs. ``precision="auto"`` runs in bfloat16 (or float16
+        on older GPUs) where the hardware does so natively (:func:`cinlab.hardware.choose_precision`;
+        pixels differ from float32 by about 1/255); pass ``"float32"`` for exact float32.
+        Returns [K, 3, H, W] float32 in [0, 1] on the CPU.
         """
-        from .config import native_bf16
-        from .data import load_image
+        from .images import load_image
 
-        device = next(self.parameters()).device
-        if dtype == "auto":
-            dtype = torch.bfloat16 if native_bf16(device) else torch.float32
+        device = module_device(self)
         x = load_image(image, size, device=device)
+        condition = resolve_style(style, self.num_styles, self.style_names).to(device)
+        x = x.expand(condition.count, -1, -1, -1)
         was_training = self.training
         self.eval()
-        fast = dtype not in (None, torch.float32)
         try:
-            with torch.autocast(device.type, dtype=dtype if fast else torch.float32, enabled=fast):
-                if isinstance(style, (str, int)) and not isinstance(style, bool):
-                    out = self(x, self.style_index(style))
-                elif isinstance(style, (list, tuple)) and style and all(isinstance(s, (str, int)) for s in style):
-                    labels = torch.tensor([self.style_index(s) for s in style], device=device)
-                    out = self(x.expand(len(labels), -1, -1, -1), labels)
-                elif isinstance(style, torch.Tensor) and style.is_floating_point():
-                    out = self(x, style.to(device))
-                else:
-                    out = self(x, style)
+            with choose_precision(device, precision).autocast():
+                out = self(x, condition)
         finally:
             self.train(was_training)
         return out.float().cpu()
-
-    def describe(self) -> str:
-        c = self.config
-        return (
-            f"TransformerNet: {c.num_styles} style(s), width {c.width}, norm {c.norm}, upsample {c.upsample}, "
-            f"padding {c.padding}; {self.num_shared_parameters():,} shared parameters + "
-            f"{self.num_parameters_per_style():,} per style"
-        )
 
     # ------------------------------------------------------------------ growing the style table
 
@@ -469,36 +335,30 @@ class TransformerNet(nn.Module):
 
         New rows start at the mean of the existing styles' rows (``init="mean"``: an "average
         style", which :func:`cinlab.train.add_styles` then fine-tunes) or at gamma=1, beta=0
-        (``init="identity"``, magenta's start). Existing rows are copied unchanged.
+        (``init="identity"``, magenta's start). Existing rows are copied unchanged. Everything
+        is checked before anything changes: a bad argument leaves the network as it was.
         """
         if self.config.norm != "cin":
             raise ValueError("Only conditional instance norm networks (norm='cin') can take new styles.")
-        if count < 1:
-            raise ValueError(f"count must be at least 1; got {count}.")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a positive integer; got {count!r}.")
         if init not in ("mean", "identity"):
             raise ValueError(f"init must be 'mean' or 'identity'; got {init!r}.")
         old = self.num_styles
-        for layer in self.norm_layers():
-            for name, fill in (("gamma", 1.0), ("beta", 0.0)):
-                table = getattr(layer, name)
-                rows = table.mean(0, keepdim=True).expand(count, -1) if init == "mean" else torch.full_like(table[:count], fill)
-                setattr(layer, name, nn.Parameter(torch.cat([table.data, rows.to(table.dtype)], 0)))
-        self.config = ModelConfig(**{**asdict(self.config), "num_styles": old + count})
         names = list(names) if names is not None else [f"style {i}" for i in range(old, old + count)]
         if len(names) != count:
             raise ValueError(f"Got {len(names)} names for {count} new styles.")
+        clash = sorted(set(names) & set(self.style_names)) or sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(f"Style name(s) {clash} would be ambiguous (already in the network, or repeated): choose other names.")
+        for layer in self.norm_layers():
+            for name, fill in (("gamma", 1.0), ("beta", 0.0)):
+                table = getattr(layer, name)
+                if init == "mean":
+                    rows = table.mean(0, keepdim=True).expand(count, -1)
+                else:
+                    rows = table.new_full((count, table.shape[1]), fill)
+                setattr(layer, name, nn.Parameter(torch.cat([table.data, rows.to(table.dtype)], 0)))
+        self.config = ModelConfig(**{**asdict(self.config), "num_styles": old + count})
         self.style_names += names
         return list(range(old, old + count))
-
-
-def receptive_field() -> int:
-    """Receptive field of the network in input pixels (for documentation and notebooks)."""
-    rf, jump = 1, 1
-    for kernel, stride in [(9, 1), (3, 2), (3, 2)] + [(3, 1)] * 10:
-        rf += (kernel - 1) * jump
-        jump *= stride
-    for kernel in (3, 3):  # after each x2 upsampling
-        jump /= 2
-        rf += (kernel - 1) * jump
-    rf += (9 - 1) * jump
-    return int(math.ceil(rf))

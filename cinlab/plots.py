@@ -1,4 +1,9 @@
-"""Figures: image grids and loss curves (matplotlib)."""
+"""Figures (matplotlib): image grids, loss curves, and the paper's figures as recipes.
+
+The recipes (:func:`fig4_styles`, :func:`fig1b_strip`, :func:`fig7_grid`) are shared by the
+notebooks and by ``python -m cinlab.reproduce``, so the README's figures and the notebooks'
+are drawn by the same code. Every function returns the matplotlib figure (or axis).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,7 @@ def show_images(
     size: float = 3.0,
     suptitle: str | None = None,
 ):
-    """Show images ([1, 3, H, W] or [3, H, W] each, or one [B, 3, H, W] batch) in a grid.
-
-    Returns the matplotlib figure (notebooks display it; scripts can ``savefig`` it).
-    """
+    """Show images ([1, 3, H, W] or [3, H, W] each, or one [B, 3, H, W] batch) in a grid."""
     import matplotlib.pyplot as plt
 
     if isinstance(images, torch.Tensor):
@@ -38,9 +40,7 @@ def show_images(
     ncols = ncols or min(len(images), 5)
     nrows = math.ceil(len(images) / ncols)
     h, w = images[0].shape[-2:]
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows * h / w + (0.3 if titles else 0)), squeeze=False
-    )
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * h / w + (0.3 if titles else 0)), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, image in enumerate(images):
@@ -54,32 +54,38 @@ def show_images(
     return fig
 
 
-def plot_losses(
-    curves: Mapping[str, Sequence[float]],
+def plot_curves(
+    curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
     *,
-    x: Sequence[float] | None = None,
     ax=None,
     log: bool = True,
     xlabel: str = "step",
     ylabel: str = "loss",
     title: str | None = None,
+    styles: Mapping[str, str] | None = None,
 ):
-    """Plot several loss curves (name -> values) on one axis; returns the axis."""
+    """Plot curves on one axis: ``label -> values`` (x = 0, 1, ...) or ``label -> (xs, ys)``.
+
+    ``styles`` maps labels to matplotlib line styles (``"--"``). Returns the axis.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
-    for name, values in curves.items():
-        values = list(values)
-        xs = list(x) if x is not None else list(range(len(values)))
-        ax.plot(xs[: len(values)], values, label=name)
+    for label, curve in curves.items():
+        if isinstance(curve, tuple) and len(curve) == 2 and not isinstance(curve[0], (int, float)):
+            xs, ys = list(curve[0]), list(curve[1])
+        else:
+            ys = list(curve)
+            xs = list(range(len(ys)))
+        ax.plot(xs, ys, (styles or {}).get(label, "-"), label=label)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     return ax
 
 
@@ -97,28 +103,53 @@ def notebook_setup(dpi: int = 80) -> None:
     plt.rcParams["savefig.dpi"] = dpi
 
 
-def plot_curves(
-    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    *,
-    ax=None,
-    log: bool = True,
-    xlabel: str = "step",
-    ylabel: str = "loss",
-    title: str | None = None,
-    styles: Mapping[str, str] | None = None,
-):
-    """Plot curves given as ``label -> (xs, ys)``; ``styles`` maps labels to matplotlib line styles."""
+# ----------------------------------------------------------------------------- the paper's figures
+
+
+def fig4_styles(model, photo, styles: Sequence | None = None, *, ncols: int = 6, size: float = 2.2):
+    """Fig 4: one photo through one network in each of its styles (default: all), photo first."""
+    styles = list(styles) if styles is not None else list(range(model.num_styles))
+    outputs = model.stylize(photo, styles)
+    titles = ["photo"] + [s if isinstance(s, str) else model.style_names[s] for s in styles]
+    return show_images([photo.cpu()] + list(outputs), titles, ncols=ncols, size=size)
+
+
+def fig1b_strip(model, photo, a, b, alphas: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), *, size: float = 2.2):
+    """Fig 1b: an interpolation strip from style ``a`` (alpha = 0) to style ``b`` (alpha = 1)."""
+    from .style import interpolate
+
+    strip = model.stylize(photo, interpolate(a, b, list(alphas)))
+    return show_images(list(strip), [f"alpha = {x:.1f}" for x in alphas], ncols=len(alphas), size=size)
+
+
+def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, size: float = 1.6, thumbnail: int = 96):
+    """Fig 7 left: a rows x cols grid of mixtures of four corner styles, the corner paintings beside it.
+
+    ``corners`` are four styles (labels or names; top-left, top-right, bottom-left,
+    bottom-right). The paintings are loaded by name from the registry when the network's style
+    names are registry names; otherwise the corners are labelled by name only.
+    """
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2))
-    for label, (xs, ys) in curves.items():
-        ax.plot(list(xs), list(ys), (styles or {}).get(label, "-"), label=label)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-    return ax
+    from .images import load_image
+    from .style import grid
+
+    tiles = model.stylize(photo, grid(corners, rows, cols))
+    names = [c if isinstance(c, str) else model.style_names[c] for c in corners]
+    fig = plt.figure(figsize=(size * (cols + 2), size * rows))
+    spec = fig.add_gridspec(rows, cols + 2)
+    for i, tile in enumerate(tiles):
+        ax = fig.add_subplot(spec[i // cols, 1 + i % cols])
+        ax.imshow(_as_hwc(tile))
+        ax.axis("off")
+    positions = [(0, 0), (0, cols + 1), (rows - 1, 0), (rows - 1, cols + 1)]
+    for name, (r, c) in zip(names, positions):
+        ax = fig.add_subplot(spec[r, c])
+        ax.axis("off")
+        try:
+            ax.imshow(_as_hwc(load_image(name, thumbnail)))
+        except (KeyError, FileNotFoundError, ValueError):
+            pass  # not a registry painting: the name alone
+        ax.set_title(name, fontsize=8)
+    fig.tight_layout()
+    return fig

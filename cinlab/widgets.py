@@ -9,8 +9,8 @@ ipywidgets:
 - :func:`style_pad`: a 2-D pad whose corners are four styles (Fig 7 left, live);
 - :func:`spatial_blend`: different styles in different regions of one picture.
 
-Each update renders a preview (256 px by default) with one forward pass; on a 2-core CPU with
-bfloat16 support that is well under 100 ms (see ``benchmarks/stylize.py``).
+Each update renders a preview (256 px by default) with one forward pass (see
+``benchmarks/widget.py`` for its latency).
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image, ImageDraw
 
-from . import mixing
-from .config import native_bf16
-from .data import ImageSource, load_image, to_pil
-from .model import StyleCondition, TransformerNet
-
-
-def fast_inference_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 where the hardware runs it natively (see :func:`cinlab.config.native_bf16`), else None."""
-    return torch.bfloat16 if native_bf16(device) else None
+from . import style as styles
+from .hardware import choose_precision, module_device
+from .images import ImageSource, encode_image, load_image
+from .model import TransformerNet
+from .style import StyleCondition
 
 
 class StyleMixer:
@@ -40,7 +36,7 @@ class StyleMixer:
         model: a trained :class:`TransformerNet` with conditional instance norm.
         content: the photo (anything :func:`cinlab.load_image` accepts).
         size: shorter side of the preview in px.
-        dtype: inference dtype; default bfloat16 where the hardware supports it natively.
+        precision: "auto" (bfloat16 or float16 where native, see :func:`cinlab.hardware.choose_precision`) or "float32".
 
     ``weights`` (float [N]) is the current mixture; every ``set_*`` method changes it and
     :meth:`render` returns the image [1, 3, H, W] in [0, 1]. ``last_ms`` is the time of the
@@ -48,18 +44,18 @@ class StyleMixer:
     ``ipywidgets.Image``.
     """
 
-    def __init__(self, model: TransformerNet, content: ImageSource, *, size: int = 256, dtype: torch.dtype | None | str = "auto"):
+    def __init__(self, model: TransformerNet, content: ImageSource, *, size: int = 256, precision: str | torch.dtype = "auto"):
         if model.config.norm != "cin":
             raise ValueError("Style mixing needs a conditional instance norm network (norm='cin').")
         self.model = model.eval()
-        self.device = next(model.parameters()).device
-        self.dtype = fast_inference_dtype(self.device) if dtype == "auto" else dtype
+        self.device = module_device(model)
+        self.precision = choose_precision(self.device, precision)
         self.content = load_image(content, size, device=self.device)
         if self.device.type == "cpu":
             self.content = self.content.contiguous(memory_format=torch.channels_last)
             self.model = self.model.to(memory_format=torch.channels_last)
         self.num_styles = model.num_styles
-        self.weights = mixing.one_hot(0, self.num_styles)
+        self.weights = styles.mixture_weights({0: 1.0}, self.num_styles)
         self.spatial: torch.Tensor | None = None
         self.last_ms = 0.0
 
@@ -70,36 +66,25 @@ class StyleMixer:
         w = torch.as_tensor(weights, dtype=torch.float32)
         if w.shape != (self.num_styles,):
             raise ValueError(f"Give {self.num_styles} weights, one per style; got shape {tuple(w.shape)}.")
-        self.weights = mixing.normalize_weights(w) if normalize else w
+        self.weights = styles.normalize(w) if normalize else w
         self.spatial = None
         return self.weights
 
     def set_pair(self, a: int, b: int, alpha: float) -> torch.Tensor:
         """``(1 - alpha) * style a + alpha * style b``."""
-        return self.set_weights(mixing.interpolate(a, b, alpha, self.num_styles), normalize=False)
+        return self.set_weights(styles.mixture_weights(styles.interpolate(a, b, alpha), self.num_styles, self.model.style_names), normalize=False)
 
     def set_pad(self, corners: Sequence[int], u: float, v: float) -> torch.Tensor:
         """A point (u, v) of the unit square whose corners are four styles (TL, TR, BL, BR)."""
-        return self.set_weights(mixing.bilinear_corners(corners, u, v, self.num_styles), normalize=False)
+        return self.set_weights(styles.mixture_weights(styles.bilinear(corners, u, v), self.num_styles, self.model.style_names), normalize=False)
 
     def set_spatial(self, a: int, b: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.15) -> torch.Tensor:
         """Style ``a`` on one side, ``b`` on the other: ``kind`` is ``"horizontal"`` (a left),
         ``"vertical"`` (a on top) or ``"circle"`` (b inside a centred disc); ``position`` moves the
         boundary (0-1) and ``softness`` widens the blend."""
         h, w = self.content.shape[-2:]
-        ys = torch.linspace(0, 1, h).view(h, 1).expand(h, w)
-        xs = torch.linspace(0, 1, w).view(1, w).expand(h, w)
-        if kind == "horizontal":
-            signed = xs - position
-        elif kind == "vertical":
-            signed = ys - position
-        elif kind == "circle":
-            radius = ((xs - 0.5) ** 2 + (ys - 0.5) ** 2).sqrt()
-            signed = position * 0.7 - radius
-        else:
-            raise ValueError(f"kind must be 'horizontal', 'vertical' or 'circle'; got {kind!r}.")
-        mask = torch.sigmoid(signed / max(softness, 1e-3) * 4)
-        self.spatial = mixing.spatial_from_mask(mask, a, b, self.num_styles)
+        mixture = styles.spatial_split(a, b, h, w, kind, position, softness)
+        self.spatial = styles.mixture_weights(mixture, self.num_styles, self.model.style_names)[None]
         return self.spatial
 
     # ------------------------------------------------------------------ rendering
@@ -112,7 +97,7 @@ class StyleMixer:
             condition = StyleCondition("spatial", self.spatial.to(self.device))
         else:
             condition = StyleCondition("weights", self.weights.to(self.device)[None])
-        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+        with self.precision.autocast():
             out = self.model(self.content, condition, check=False)
         out = out.float().cpu()
         self.last_ms = (time.perf_counter() - start) * 1000
@@ -121,9 +106,7 @@ class StyleMixer:
     @staticmethod
     def encode(image: torch.Tensor, fmt: str = "jpeg") -> bytes:
         """An image [1, 3, H, W] as JPEG (quality 90) or PNG bytes."""
-        buffer = io.BytesIO()
-        to_pil(image).save(buffer, format=fmt.upper(), **({"quality": 90} if fmt == "jpeg" else {}))
-        return buffer.getvalue()
+        return encode_image(image, fmt.upper(), **({"quality": 90} if fmt == "jpeg" else {}))
 
     def mixed_affine(self, layer: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """The (gamma, beta) the current (non-spatial) mixture gives one CIN layer: [C] each."""

@@ -6,15 +6,12 @@ import sys
 import torch
 import torch.distributed as dist
 
-from cinlab import data
 from cinlab.train import TrainConfig, Trainer
 
 out_dir = sys.argv[1]
-keep = ("astronaut", "coffee", "rocket")
 config = TrainConfig.preset(
-    "fast", styles=["ihc", "brick"], image_size=32, batch_size=4, style_size=40, width=0.25, steps=3,
-    log_every=1, eval_batches=1, eval_batch_size=2, checkpoint_every=0,
-    held_out=tuple(n for n in data.image_names("photos") if n not in keep),
+    "fast", styles=["ihc", "brick"], crop_size=32, batch_size=4, style_size=40, width=0.25, steps=3,
+    log_every=1, eval_batches=1, eval_batch_size=2, checkpoint_every=0, content=["astronaut", "coffee", "rocket"],
 )
 torch.manual_seed(1234 + int(__import__("os").environ["RANK"]))  # different local RNG: DDP must still sync
 trainer = Trainer(config, out_dir=out_dir, device="cpu")

@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 import cinlab
-from cinlab.data import ImageError
+from cinlab.images import ImageError
 from cinlab.loss_network import CAFFE_MEAN_RGB, LossNetwork, layer_names, load_vgg19_caffe_state
 
 
@@ -59,7 +59,10 @@ def test_embedded_vgg19_matches_a_plain_caffe_reference(vgg19):
             expected[names[i]] = x
         ours = vgg19(image)
     for name, value in ours.items():
-        torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-3, msg=name)
+        # float32 sums in another order (oneDNN picks kernels by CPU): agreement to rounding of the
+        # layer's magnitude (activations reach 2e4), not of each value.
+        scale = expected[name].abs().max().item()
+        torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-6 * scale, msg=name)
 
 
 def test_embedded_vgg19_reproduces_measured_activation_statistics(vgg19):

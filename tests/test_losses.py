@@ -63,7 +63,7 @@ def test_total_variation():
 
 
 def test_gram_matrix_gradient_matches_autograd_reference():
-    """The one-matmul backward equals autograd's two-matmul one (float64 gradcheck too)."""
+    """The one-matmul backward equals autograd's two-matmul one."""
     torch.manual_seed(0)
     f = torch.randn(2, 4, 3, 5, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(2, 4, 4, dtype=torch.float64)
@@ -73,6 +73,3 @@ def test_gram_matrix_gradient_matches_autograd_reference():
     flat = f.reshape(2, 4, 15)
     ((flat @ flat.transpose(1, 2) / 15) * weights).sum().backward()
     torch.testing.assert_close(ours, f.grad, rtol=1e-5, atol=1e-6)
-    from cinlab.losses import _Gram
-
-    assert torch.autograd.gradcheck(lambda x: _Gram.apply(x, 0.5), (torch.randn(1, 3, 4, dtype=torch.float64, requires_grad=True),))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cinlab import mixing
+from cinlab import style
 from cinlab.model import ConditionalInstanceNorm2d, MIN_IMAGE_SIZE, TransformerNet, conditional_instance_norm
 
 
@@ -53,9 +53,9 @@ def test_cin_mixing_weights_mix_gamma_and_beta():
     expected = conditional_instance_norm(x, gamma.view(1, 4, 1, 1), beta.view(1, 4, 1, 1))
     torch.testing.assert_close(norm(x, w), expected)
     # One-hot weights equal the label.
-    torch.testing.assert_close(norm(x, mixing.one_hot(2, 3)), norm(x, 2))
+    torch.testing.assert_close(norm(x, torch.tensor([0.0, 0.0, 1.0])), norm(x, 2))
     # Unnormalised, as in the paper: doubling the weights doubles gamma and beta.
-    torch.testing.assert_close(norm(x, 2 * mixing.one_hot(1, 3)), 2 * norm(x, 1))
+    torch.testing.assert_close(norm(x, {1: 2.0}), 2 * norm(x, 1))
 
 
 def test_cin_spatial_weights_give_each_region_its_style():
@@ -65,7 +65,7 @@ def test_cin_spatial_weights_give_each_region_its_style():
         norm.gamma.normal_()
         norm.beta.normal_()
     x = torch.randn(1, 2, 4, 6)
-    spatial = mixing.spatial_from_mask((torch.arange(6) >= 3).float().expand(4, 6), 0, 1, 2)
+    spatial = style.spatial_from_mask((torch.arange(6) >= 3).float().expand(4, 6), 0, 1)
     out = norm(x, spatial)
     torch.testing.assert_close(out[..., :3], norm(x, 0)[..., :3])
     torch.testing.assert_close(out[..., 3:], norm(x, 1)[..., 3:])
@@ -113,44 +113,14 @@ def test_width_multiplier_scales_channels():
     assert small.num_shared_parameters() < TransformerNet(1).num_shared_parameters() / 3
 
 
-def test_bad_style_conditions_get_clear_errors():
+def test_input_shape_size_and_device_errors():
     net = TransformerNet(4, width=0.25)
-    x = torch.rand(2, 3, 16, 16)
-    with pytest.raises(ValueError, match="out of range.*4 style"):
-        net(x, 4)
-    with pytest.raises(ValueError, match="out of range"):
-        net(x, torch.tensor([0, -1]))
-    with pytest.raises(ValueError, match="3 mixing weights.*4 styles"):
-        net(x, torch.tensor([0.2, 0.3, 0.5]))
-    with pytest.raises(ValueError, match="negative"):
-        net(x, torch.tensor([0.5, -0.1, 0.3, 0.3]))
-    with pytest.raises(ValueError, match="all zero"):
-        net(x, torch.zeros(4))
-    with pytest.raises(ValueError, match="NaN"):
-        net(x, torch.tensor([0.5, float("nan"), 0.3, 0.3]))
-    with pytest.raises(ValueError, match="3 style labels for a batch of 2"):
-        net(x, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="at least 16x16"):
         net(torch.rand(1, 3, MIN_IMAGE_SIZE - 1, 40), 0)
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
         net(torch.rand(3, 16, 16), 0)
-
-
-def test_stylize_labels_names_lists_and_weights():
-    net = TransformerNet(3, width=0.25, style_names=["a", "b", "c"])
-    image = torch.rand(1, 3, 20, 24)
-    one = net.stylize(image, 1)
-    assert one.shape == (1, 3, 20, 24)
-    assert torch.equal(net.stylize(image, "b"), one)
-    many = net.stylize(image, [0, "b", 2])
-    assert many.shape == (3, 3, 20, 24)
-    torch.testing.assert_close(many[1:2], one)
-    mixed = net.stylize(image, mixing.one_hot(1, 3))
-    torch.testing.assert_close(mixed, one)
-    spatial = net.stylize(image, mixing.spatial_gradient(0, 2, 20, 24, 3))
-    assert spatial.shape == (1, 3, 20, 24)
-    with pytest.raises(ValueError, match="No style named"):
-        net.stylize(image, "zebra")
+    with pytest.raises(ValueError, match="are on meta but the network is on cpu"):
+        net(torch.rand(1, 3, 16, 16, device="meta"), 0)
 
 
 def test_add_styles_grows_the_tables_and_keeps_old_rows():
@@ -169,6 +139,31 @@ def test_add_styles_grows_the_tables_and_keeps_old_rows():
     assert torch.equal(net(x, 1), out_before)
 
 
+def test_add_styles_with_identity_rows_appends_exactly_count_rows():
+    """A bug found by reading: identity rows were cut from the old table, so count > N gave too few."""
+    net = TransformerNet(1, width=0.25)
+    labels = net.add_styles(3, init="identity")
+    assert labels == [1, 2, 3] and net.num_styles == 4
+    for layer in net.norm_layers():
+        assert layer.gamma.shape[0] == 4 and torch.all(layer.gamma[1:] == 1) and torch.all(layer.beta[1:] == 0)
+    assert net(torch.rand(1, 3, 16, 16), 3).shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"count": 2, "names": ["only one"]}, "1 names for 2"), ({"count": 1, "names": ["a"]}, "ambiguous"),
+     ({"count": 2, "names": ["x", "x"]}, "ambiguous"), ({"count": 0}, "positive"), ({"count": 1, "init": "zeros"}, "init")],
+)
+def test_add_styles_checks_everything_before_growing(kwargs, message):
+    """A bug found by reading: names were checked after the tables grew, leaving a half-grown network."""
+    net = TransformerNet(2, width=0.25, style_names=["a", "b"])
+    shapes = [p.shape for p in net.style_parameters()]
+    with pytest.raises(ValueError, match=message):
+        net.add_styles(**kwargs)
+    assert net.num_styles == 2 and net.style_names == ["a", "b"]
+    assert [p.shape for p in net.style_parameters()] == shapes
+
+
 def test_stylize_fast_path_is_close_to_float32():
     torch.manual_seed(0)
     net = TransformerNet(2, width=0.5)
@@ -176,8 +171,8 @@ def test_stylize_fast_path_is_close_to_float32():
         for p in net.style_parameters():
             p.normal_(1.0, 0.5)
     image = torch.rand(1, 3, 48, 40)
-    exact = net.stylize(image, 1, dtype=torch.float32)
+    exact = net.stylize(image, 1, precision="float32")
     torch.testing.assert_close(exact, net(image, 1).detach())
-    bf16 = net.stylize(image, 1, dtype=torch.bfloat16)
+    bf16 = net.stylize(image, 1, precision="bf16")
     assert bf16.dtype == torch.float32
     assert (bf16 - exact).abs().mean() < 2 / 255  # within about one 8-bit level on average

@@ -5,19 +5,19 @@ import pytest
 import torch
 
 import cinlab
-from cinlab import data
 from cinlab.checkpoint import CheckpointError, load_checkpoint, load_model, load_weights_into, save_checkpoint
+from cinlab.content import training_photos
+from cinlab.evaluation import read_log
 from cinlab.model import TransformerNet
-from cinlab.train import TrainConfig, Trainer, _loss_terms, add_styles, read_log, training_photos
+from cinlab.train import TrainConfig, Trainer, add_styles
 
-KEEP = ("astronaut", "coffee", "rocket")  # a small, quick photo pool for tests
+KEEP = ["astronaut", "coffee", "rocket"]  # a small, quick photo pool for tests
 
 
 def tiny_config(**overrides):
-    held_out = tuple(n for n in data.image_names("photos") if n not in KEEP)
     base = dict(
-        styles=["ihc", "brick"], image_size=32, batch_size=4, style_size=40, width=0.25,
-        steps=4, log_every=2, eval_batches=1, eval_batch_size=2, checkpoint_every=0, held_out=held_out,
+        styles=["ihc", "brick"], crop_size=32, batch_size=4, style_size=40, width=0.25,
+        steps=4, log_every=2, eval_batches=1, eval_batch_size=2, checkpoint_every=0, content=KEEP,
     )
     return TrainConfig.preset("fast", **{**base, **overrides})
 
@@ -33,9 +33,11 @@ def make_trainer(loss_net, out_dir=None, **overrides):
     return Trainer(tiny_config(**overrides), out_dir=out_dir, device="cpu", loss_network=loss_net)
 
 
-def test_training_photos_hold_out_figure_images():
-    photos = training_photos(("tubingen", "chelsea"))
-    assert "tubingen" not in photos and "chelsea" not in photos and "astronaut" in photos
+def test_the_default_pool_is_the_training_photos_minus_the_figure_photos():
+    photos = training_photos()
+    assert "tubingen" not in photos and "chelsea" not in photos and "boston" not in photos
+    assert "astronaut" in photos and "kodim01" in photos and "cq100_girl" in photos
+    assert set(cinlab.image_names("train_photos")) <= set(photos) and len(photos) >= 130
 
 
 def test_style_targets_are_computed_once_at_the_declared_size(loss_net):
@@ -51,20 +53,20 @@ def test_each_example_is_scored_against_its_own_style(loss_net):
     trainer = make_trainer(loss_net)
     content = trainer.sampler.sample(2)
     out = trainer.model(content, torch.tensor([0, 1]))
-    cfg = trainer.config
-    together = _loss_terms(out, content, loss_net, trainer.style_grams, torch.tensor([0, 1]), cfg, {})
+    grams = trainer.style_grams
+    together = trainer.loss(out, content, style_grams={l: g[[0, 1]] for l, g in grams.items()})
     for i in range(2):
-        alone = _loss_terms(out[i : i + 1], content[i : i + 1], loss_net, trainer.style_grams, torch.tensor([i]), cfg, {})
+        alone = trainer.loss(out[i : i + 1], content[i : i + 1], style_grams={l: g[i : i + 1] for l, g in grams.items()})
         for key in ("content", "style", "total"):
             torch.testing.assert_close(together[key][i : i + 1], alone[key], rtol=1e-4, atol=0)
-    swapped = _loss_terms(out, content, loss_net, trainer.style_grams, torch.tensor([1, 0]), cfg, {})
+    swapped = trainer.loss(out, content, style_grams={l: g[[1, 0]] for l, g in grams.items()})
     assert not torch.allclose(swapped["style"], together["style"])
 
 
 def test_batches_mix_styles(loss_net):
     trainer = make_trainer(loss_net, batch_size=16)
-    rows = torch.cat([trainer.train_step()["row"] for _ in range(2)])
-    assert set(rows.tolist()) == {0, 1}
+    ks = torch.cat([trainer.train_step()["k"] for _ in range(2)])
+    assert set(ks.tolist()) == {0, 1}
 
 
 def test_training_lowers_the_loss(loss_net):
@@ -78,7 +80,7 @@ def test_training_lowers_the_loss(loss_net):
 def test_logs_checkpoints_and_metadata(loss_net, tmp_path):
     trainer = make_trainer(loss_net, out_dir=tmp_path, steps=4, eval_every=2)
     trainer.fit(progress=False)
-    assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "model.pt", "train_log.csv", "eval_log.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "model.pt", "train_log.csv", "eval_log.csv", ".lock"}
     log = read_log(tmp_path / "train_log.csv")
     assert [r["step"] for r in log if r["name"] == "all"] == [1, 2, 3, 4]
     per_style = [r for r in log if r["name"] != "all"]
@@ -137,8 +139,7 @@ def test_adding_a_style_trains_only_its_rows(loss_net, tmp_path):
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     old_outputs = [model(x, i) for i in range(2)]
 
-    trainer = add_styles(model, ["gravel"], out_dir=tmp_path / "new", device="cpu", progress=False, fit=False)
-    trainer.loss_network = loss_net
+    trainer = add_styles(model, ["gravel"], out_dir=tmp_path / "new", device="cpu", progress=False, fit=False, loss_network=loss_net)
     trainer.fit(steps=4, progress=False)
     assert model.num_styles == 3 and model.style_names[-1] == "gravel"
     for name, p in model.named_parameters():
@@ -219,7 +220,7 @@ def test_half_precision_files_and_no_overwrite(tmp_path):
 
 
 def test_bad_training_configs():
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="No styles"):
         Trainer(TrainConfig(styles=[]))
     with pytest.raises(ValueError, match="Unknown preset"):
         TrainConfig.preset("huge")

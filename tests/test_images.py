@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 import cinlab
-from cinlab import data
-from cinlab.data import ImageError, ImageNotAvailableError
+from cinlab import images, registry
+from cinlab.images import ImageError
+from cinlab.registry import ImageNotAvailableError
 
 
 def _base_rgb(h=12, w=16, seed=0):
@@ -22,16 +23,16 @@ def _base_rgb(h=12, w=16, seed=0):
 
 
 def test_registry_sets_have_the_documented_sizes():
-    assert len(data.image_names("varied32")) == 32
-    assert len(data.image_names("impressionist10")) == 10
-    finetune = data.image_names("finetune")
+    assert len(registry.image_names("varied32")) == 32
+    assert len(registry.image_names("impressionist10")) == 10
+    finetune = registry.image_names("finetune")
     assert sorted(finetune) == ["monet_etretat_boats", "van_gogh_cottages"]
-    assert not set(finetune) & set(data.image_names("varied32")), "finetune styles are held out of varied32"
+    assert not set(finetune) & set(registry.image_names("varied32")), "finetune styles are held out of varied32"
 
 
 def test_registry_rows_carry_url_hash_and_credit():
-    for name in data.image_names():
-        info = data.image_info(name)
+    for name in registry.image_names():
+        info = registry.image_info(name)
         assert info.title and info.credit, name
         if not info.builtin:
             assert info.url.startswith("https://") and len(info.sha256) == 64, name
@@ -39,14 +40,14 @@ def test_registry_rows_carry_url_hash_and_credit():
 
 def test_unknown_name_suggests_close_matches():
     with pytest.raises(KeyError, match="starry_night"):
-        data.image_info("stary_night")
+        registry.image_info("stary_night")
     with pytest.raises(FileNotFoundError, match="starry_night"):
         cinlab.load_image("stary_night")
 
 
 def test_unknown_set_lists_known_sets():
     with pytest.raises(KeyError, match="varied32"):
-        data.image_names("no_such_set")
+        registry.image_names("no_such_set")
 
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket", "grace_hopper", "camera", "motorcycle", "brick"])
@@ -58,9 +59,9 @@ def test_builtin_images_load_without_download(name):
 
 def test_registry_painting_loads_from_data_dir(has_registry_images):
     if not has_registry_images:
-        pytest.skip("needs CINLAB_DATA_DIR pointing at ../shared/data (set by conftest when present)")
+        pytest.skip("needs CINLAB_IMAGE_DIR pointing at ../shared/data (set by conftest when present)")
     image = cinlab.load_image("starry_night")
-    info = data.image_info("starry_night")
+    info = registry.image_info("starry_night")
     assert image.shape == (1, 3, info.height, info.width)
 
 
@@ -71,14 +72,14 @@ def test_missing_file_offline_names_file_url_and_fix(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise requests.exceptions.ConnectionError("no network in this test")
 
-    monkeypatch.setenv("CINLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CINLAB_IMAGE_DIR", str(tmp_path))
     monkeypatch.setattr(pooch.HTTPDownloader, "__call__", offline)
     with pytest.raises(ImageNotAvailableError) as info:
         cinlab.load_image("starry_night")
     message = str(info.value)
     assert "styles/starry_night.jpg" in message
-    assert data.image_info("starry_night").url in message
-    assert "CINLAB_DATA_DIR" in message
+    assert registry.image_info("starry_night").url in message
+    assert "CINLAB_IMAGE_DIR" in message and "download-images" in message
 
 
 def test_corrupt_cached_file_is_reported(tmp_path, monkeypatch):
@@ -90,7 +91,7 @@ def test_corrupt_cached_file_is_reported(tmp_path, monkeypatch):
 
     (tmp_path / "styles").mkdir()
     (tmp_path / "styles" / "starry_night.jpg").write_bytes(b"not the painting")
-    monkeypatch.setenv("CINLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CINLAB_IMAGE_DIR", str(tmp_path))
     monkeypatch.setattr(pooch.HTTPDownloader, "__call__", offline)
     with pytest.raises(ImageNotAvailableError, match="corrupt"):
         cinlab.load_image("starry_night")
@@ -204,7 +205,7 @@ def test_center_crop_and_square():
     image = torch.arange(2 * 3 * 6 * 8, dtype=torch.float32).reshape(2, 3, 6, 8) / 288
     crop = cinlab.center_crop(image, 4)
     assert torch.equal(crop, image[..., 1:5, 2:6])
-    assert data.square(image, 4).shape[-2:] == (4, 4)
+    assert images.square(image, 4).shape[-2:] == (4, 4)
     with pytest.raises(ValueError, match="resize it first"):
         cinlab.center_crop(image, 10)
 
@@ -295,7 +296,7 @@ def test_show_images_makes_a_grid():
 
 def test_shuffle_tiles_permutes_blocks():
     image = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) / 384
-    shuffled = data.shuffle_tiles(image, tiles=2, seed=1)
+    shuffled = images.shuffle_tiles(image, tiles=2, seed=1)
     assert shuffled.shape == image.shape
     assert not torch.equal(shuffled, image)
     assert torch.equal(shuffled.flatten().sort().values, image.flatten().sort().values)

@@ -1,11 +1,22 @@
-"""A plain, eager, float32 implementation of the paper's network and training step.
+"""The paper in plain PyTorch: the first page to read, and the oracle the library is tested against.
 
-Written the way a straightforward implementation would be (pytorch/examples ``fast_neural_style``
-style): ``nn.ReflectionPad2d`` + ``nn.Conv2d`` layers, instance norm via ``F.instance_norm`` then
-the style's (gamma, beta) rows, a torchvision VGG-19 ``features`` stack cut after ``relu4_3``
-that also runs the content images all the way through, Gram matrices by ``bmm``. Same
-architecture, weights and losses as cinlab, so both can run on the same inputs; the benchmarks
-compare cinlab against it in the same run. Not part of the library.
+Everything here is written the straightforward way, with no speed tricks, so each line can be
+checked against the paper (Dumoulin, Shlens & Kudlur, ICLR 2017) and magenta's code:
+
+- :class:`PlainCIN`: conditional instance normalisation in five lines;
+- :class:`PlainNet`: the style transfer network (reflection padding, bias-free convs, CIN
+  after every conv, nearest-neighbour upsampling, a sigmoid), as in pytorch/examples'
+  ``fast_neural_style``;
+- :class:`PlainVGG`: torchvision's VGG-19 ``features`` with the embedded Caffe weights, run
+  all the way to ``relu4_3``;
+- :func:`plain_gram`, :func:`plain_losses`: the Gram matrix ``F F^T / (H W)`` and the loss;
+- :func:`plain_training_step`: one N-style training step (a random style per example, that
+  style's Gram targets, the loss, one Adam step);
+- :func:`plain_gatys`: Gatys et al.'s pixel optimisation as a bare Adam loop.
+
+The library (:mod:`cinlab.model`, :mod:`cinlab.losses`, :mod:`cinlab.train`) computes the
+same functions faster; ``tests/test_numerics.py`` checks they agree to float32 rounding, and
+the benchmarks time the library against this file in the same run.
 """
 
 from __future__ import annotations
@@ -15,11 +26,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from cinlab.loss_network import CAFFE_MEAN_RGB, layer_names, load_vgg19_caffe_state
-from cinlab.model import TransformerNet
+from .loss_network import CAFFE_MEAN_RGB, layer_names, load_vgg19_caffe_state
 
 
 class PlainCIN(nn.Module):
+    """z = gamma[style] * (x - mean) / std + beta[style], statistics per example and channel."""
+
     def __init__(self, channels, num_styles):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(num_styles, channels))
@@ -76,7 +88,7 @@ class PlainNet(nn.Module):
         return torch.sigmoid(self.out(x, labels))
 
     @torch.no_grad()
-    def copy_from(self, net: TransformerNet) -> "PlainNet":
+    def copy_from(self, net) -> "PlainNet":
         """Take cinlab's weights (same architecture), so both compute the same function."""
         ours = [net.conv1, net.conv2, net.conv3] + [c for b in net.residuals for c in (b.conv1, b.conv2)] + [net.up1, net.up2, net.out]
         plain = [self.c1, self.c2, self.c3] + [c for b in self.res for c in (b.a, b.b)] + [self.u1, self.u2, self.out]
@@ -132,3 +144,41 @@ def plain_losses(net, vgg, style_grams, content, labels, content_weight=1.0, sty
         g = plain_gram(f_out[layer])
         s = s + ((g - style_grams[layer][labels]) ** 2).mean()
     return content_weight * c + style_weight * s, c, s
+
+
+def plain_training_step(net, vgg, optimizer, content, style_grams, num_styles, content_weight=1.0, style_weight=1e-4, generator=None):
+    """One step of N-style training, the paper's Section 3 in a dozen lines; returns the loss.
+
+    ``content`` is a batch [B, 3, H, W] in [0, 1]; ``style_grams`` holds each style's Gram
+    targets ``{layer: [N, C, C]}``, computed once. Every example draws its own style.
+    """
+    labels = torch.randint(num_styles, (content.shape[0],), generator=generator).to(content.device)
+    total, _, _ = plain_losses(net, vgg, style_grams, content, labels, content_weight, style_weight)
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    return total.item()
+
+
+def plain_gatys(vgg, content, style, steps=100, style_weight=1e-4, lr=0.02):
+    """Gatys et al.: optimise the pixels of a pastiche, starting from the photo, with Adam.
+
+    ``content`` and ``style`` are [1, 3, H, W] in [0, 1] (sizes may differ); uses the layers of
+    ``vgg`` (content: its content layer; style: its style layers). Returns the pastiche.
+    """
+    with torch.no_grad():
+        target_content = vgg(content)[vgg.content_layer]
+        target_grams = {layer: plain_gram(f) for layer, f in vgg(style).items() if layer in vgg.style_layers}
+    pastiche = content.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([pastiche], lr=lr)
+    for _ in range(steps):
+        feats = vgg(pastiche)
+        loss = F.mse_loss(feats[vgg.content_layer], target_content)
+        for layer in vgg.style_layers:
+            loss = loss + style_weight * ((plain_gram(feats[layer]) - target_grams[layer]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            pastiche.clamp_(0, 1)
+    return pastiche.detach()

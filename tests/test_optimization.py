@@ -6,8 +6,8 @@ import torch
 
 import cinlab
 from cinlab import color
-from cinlab.data import ImageError
-from cinlab.gatys import gatys
+from cinlab.images import ImageError
+from cinlab.optimization import gatys
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_bad_inputs_get_clear_errors(pair, vgg19, tmp_path):
 
 
 def test_texture_synthesis_matches_grams_from_noise(vgg19):
-    from cinlab.gatys import synthesize_texture
+    from cinlab.optimization import synthesize_texture
 
     result = synthesize_texture("ihc", 32, layers=("relu1_1", "relu2_1"), steps=20, loss_network=vgg19, device="cpu", progress=False)
     assert result.image.shape == (1, 3, 32, 32)
@@ -169,7 +169,7 @@ def test_texture_synthesis_matches_grams_from_noise(vgg19):
 
 
 def test_shallow_content_reconstruction_recovers_the_photo(vgg19):
-    from cinlab.gatys import reconstruct_content
+    from cinlab.optimization import reconstruct_content
 
     photo = cinlab.load_image("astronaut", size=32)
     result = reconstruct_content(photo, "relu1_1", steps=40, loss_network=vgg19, device="cpu", progress=False)

@@ -5,9 +5,11 @@ The pastiche ``p`` starts from the content photo (or noise) and is optimised so 
     total = content_weight * mean((F_l(p) - F_l(c))^2)              at the content layer(s)
           + style_weight * sum_l layer_weight_l * mean((G_l(p) - G_l(s))^2)   at the style layers
 
-with ``F_l`` the loss network's feature maps and ``G_l`` their Gram matrices (see
-:mod:`cinlab.losses`). Each iteration is a forward and backward pass through VGG: hundreds of
-them per image, which is what the feed-forward networks of the paper avoid.
+with ``F_l`` the loss network's feature maps and ``G_l`` their Gram matrices: the loss of
+:class:`cinlab.losses.StyleTransferLoss`, the same one training uses. Each iteration is a
+forward and backward pass through VGG: hundreds of them per image, which is what the
+feed-forward networks of the paper avoid. :func:`gatys` stylises; :func:`synthesize_texture`
+and :func:`reconstruct_content` keep one of the two terms (notebooks 1 and 3).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import torch
 from tqdm.auto import tqdm
 
 from . import color
-from .config import default_device
-from .data import ImageSource, check_image_tensor, load_image, resize
+from .hardware import resolve_device
+from .images import ImageSource, check_image_tensor, load_image, resize
 from .loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, LossNetwork
-from .losses import content_loss, gram_matrix, style_loss, total_variation
+from .losses import StyleTransferLoss, total_variation
 
 #: Default loss weights for the embedded VGG-19 (Caffe-scale activations), chosen by eye
 #: (tubingen with starry_night and the_scream at 192 px, 100-150 L-BFGS steps): 1e-6 barely
@@ -67,64 +69,36 @@ class GatysResult:
         return self.seconds / max(1, self.steps)
 
 
-class GatysObjective:
-    """Content and style targets for one problem, and the loss of a candidate image.
+def gatys_objective(
+    loss_network: LossNetwork,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    style_blend: Sequence[float],
+    *,
+    content_layers: Sequence[str],
+    style_layers: Sequence[str] | Mapping[str, float],
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float = 0.0,
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """The function Gatys optimisation minimises: ``objective(image)`` -> loss terms (scalars).
 
-    Targets are computed once (style Gram matrices do not change during optimisation).
+    Targets are computed once: the content image's features, and the style images' Gram
+    matrices blended with ``style_blend`` (several paintings at once). ``"total"`` is the value
+    to minimise; an optional total-variation term smooths the pixels.
     """
+    loss = StyleTransferLoss(loss_network, content_layers, style_layers, content_weight=content_weight, style_weight=style_weight)
+    content_features = loss.content_features(content)
+    grams = loss.gram_targets(styles, blend=style_blend) if loss.style_layers else {}
 
-    def __init__(
-        self,
-        net: LossNetwork,
-        content: torch.Tensor,
-        styles: Sequence[torch.Tensor],
-        style_blend: Sequence[float],
-        *,
-        content_layers: Sequence[str],
-        style_layers: Sequence[str],
-        content_weight: float,
-        style_weight: float,
-        layer_weights: Mapping[str, float] | None,
-        tv_weight: float,
-    ):
-        self.net = net
-        self.content_layers = tuple(content_layers)
-        self.style_layers = tuple(style_layers)
-        self.content_weight = content_weight
-        self.style_weight = style_weight
-        self.layer_weights = {layer: float((layer_weights or {}).get(layer, 1.0)) for layer in self.style_layers}
-        self.tv_weight = tv_weight
-        self.layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
-        if not self.layers:
-            raise ValueError("Nothing to optimise: no content layers and no style layers.")
-        with torch.no_grad():
-            self.content_targets = net(content, self.content_layers) if self.content_layers else {}
-            # Several style images: the target is the blend of their Gram matrices.
-            self.style_targets = {layer: 0.0 for layer in self.style_layers}
-            for image, weight in zip(styles, style_blend) if self.style_layers else ():
-                feats = net(image, self.style_layers)
-                for layer in self.style_layers:
-                    self.style_targets[layer] = self.style_targets[layer] + weight * gram_matrix(feats[layer])
+    def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = {key: value[0] for key, value in loss(image, content_features=content_features, style_grams=grams).items()}
+        if tv_weight:
+            terms["tv"] = total_variation(image)
+            terms["total"] = terms["total"] + tv_weight * terms["tv"]
+        return terms
 
-    def losses(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """All loss terms of ``image`` [1, 3, H, W]; ``"total"`` is the one to minimise."""
-        # Only the layers this problem needs: the network stops at the deepest of them.
-        feats = self.net(image, self.layers, check_range=False)
-        zero = image.new_zeros((), dtype=torch.float32)
-        content = sum((content_loss(feats[l], self.content_targets[l]) for l in self.content_layers), zero)
-        if self.content_layers:
-            content = content / len(self.content_layers)
-        per_layer = {l: style_loss(gram_matrix(feats[l]), self.style_targets[l]) for l in self.style_layers}
-        style = sum((self.layer_weights[l] * per_layer[l] for l in self.style_layers), zero)
-        total = self.content_weight * content + self.style_weight * style
-        out = {"content": content, "style": style}
-        if self.tv_weight:
-            tv = total_variation(image)
-            total = total + self.tv_weight * tv
-            out["tv"] = tv
-        out["total"] = total
-        out.update({f"style/{l}": v for l, v in per_layer.items()})
-        return out
+    return objective
 
 
 def _as_list(style) -> list:
@@ -206,7 +180,7 @@ def gatys(
         raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram'; got {preserve_color!r}.")
     if style_scale <= 0:
         raise ValueError(f"style_scale must be positive; got {style_scale}.")
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     styles_in = [] if style is None else _as_list(style)
     if style is None:
         style_layers = ()
@@ -234,17 +208,10 @@ def gatys(
         if preserve_color == "luminance":
             styles = [color.match_luminance(s, content_img) for s in styles]
             target_content = color.grey_rgb(content_img)
-        objective = GatysObjective(
-            net,
-            target_content,
-            styles,
-            style_blend,
-            content_layers=content_layers,
-            style_layers=style_layers,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            layer_weights=layer_weights,
-            tv_weight=tv_weight,
+        objective = gatys_objective(
+            net, target_content, styles, style_blend, content_layers=content_layers,
+            style_layers={l: (layer_weights or {}).get(l, 1.0) for l in style_layers},
+            content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         )
         # Starting point: content, noise, a given image, or the previous scale's result.
         if image is not None:
@@ -279,7 +246,8 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
     Without a line search, L-BFGS on this non-convex loss can overshoot for a step or two, so
     the iterate with the lowest total loss is returned (usually the last one). Each iterate's
     loss comes from the evaluation the optimiser makes anyway; only the final iterate costs one
-    extra forward pass.
+    extra forward pass. Loss values stay on the device and reach the host every
+    ``_HOST_EVERY`` steps (each transfer waits for the GPU).
     """
     torch.manual_seed(seed)
     x = x0.detach().clone().clamp_(0, 1).requires_grad_(True)
@@ -287,13 +255,10 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         # max_iter=1: each .step() is exactly one L-BFGS iteration with one function evaluation
         # (no line search), so `steps` counts iterations. The curvature history persists
         # across calls in the optimiser state.
-        opt = torch.optim.LBFGS(
-            [x], lr=lr or 1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
-        )
+        opt = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0)
     else:
         opt = torch.optim.Adam([x], lr=lr or 0.02)
-    last: dict[str, torch.Tensor] = {}
-    evaluated: list[torch.Tensor] = []
+    evaluated: dict[str, torch.Tensor] = {}
     # L-BFGS scale: the loss is multiplied by a constant fixed at the first evaluation so the
     # largest pixel gradient is LBFGS_GRADIENT_SCALE. Without it, L-BFGS breaks on large losses:
     # at the photo the style loss has negative curvature along the gradient, the first
@@ -303,11 +268,11 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
 
     def closure():
         opt.zero_grad(set_to_none=True)
-        terms = objective.losses(x)
+        terms = objective(x)
         terms["total"].backward()
-        last.clear()
-        last.update(terms)
-        evaluated[:] = [x.detach().clone()]
+        evaluated["image"] = x.detach().clone()
+        evaluated["terms"] = torch.stack([v.detach().float() for v in terms.values()])
+        evaluated["keys"] = list(terms)
         if optimizer != "lbfgs":
             return terms["total"]
         if not scale:
@@ -315,10 +280,20 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         x.grad.mul_(scale[0])
         return terms["total"].detach() * scale[0]
 
-    def to_host(terms):  # one device-to-host transfer for all loss terms
-        return dict(zip(terms.keys(), torch.stack([v.detach() for v in terms.values()]).tolist()))
+    best_total = best_image = best_terms = None
+    pending: list[torch.Tensor] = []
 
-    best_loss, best_image, best_terms = math.inf, None, None
+    def flush(step):
+        values = torch.stack(pending).cpu().tolist()  # one device-to-host transfer
+        pending.clear()
+        keys = evaluated["keys"]
+        for row in values:
+            if not math.isfinite(row[keys.index("total")]):
+                raise FloatingPointError(f"The loss became {row[keys.index('total')]} near step {step}; lower lr or the style weight.")
+            for key, value in zip(keys, row):
+                history.setdefault(key, []).append(value)
+        bar.set_postfix(loss=f"{history['total'][-1]:.3g}", refresh=False)
+
     for i in range(steps):
         if optimizer == "lbfgs":
             opt.step(closure)
@@ -327,25 +302,36 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
             opt.step()
         with torch.no_grad():
             x.clamp_(0, 1)  # keep pixels in [0, 1]: a projection after each step
-        values = to_host(last)
-        if not math.isfinite(values["total"]):
-            raise FloatingPointError(
-                f"The loss became {values['total']} at step {offset + i}; lower lr or the style weight."
-            )
-        if values["total"] < best_loss:
-            best_loss, best_image, best_terms = values["total"], evaluated[0], values
-        for k, v in values.items():
-            history.setdefault(k, []).append(v)
+            terms = evaluated["terms"]
+            total = terms[evaluated["keys"].index("total")]
+            if best_total is None:
+                best_total, best_image, best_terms = total.clone(), evaluated["image"].clone(), terms.clone()
+            else:  # keep the best iterate without asking the GPU which one it is
+                better = total < best_total
+                best_total = torch.where(better, total, best_total)
+                best_image = torch.where(better, evaluated["image"], best_image)
+                best_terms = torch.where(better, terms, best_terms)
+        pending.append(terms)
         bar.update(1)
-        if i % 10 == 0:
-            bar.set_postfix(loss=f"{values['total']:.3g}")
-        if callback is not None and ((offset + i + 1) % every == 0):
-            callback(offset + i + 1, x.detach(), values)
+        step = offset + i + 1
+        if len(pending) == _HOST_EVERY or i == steps - 1 or (callback is not None and step % every == 0):
+            flush(step)
+        if callback is not None and step % every == 0:
+            callback(step, x.detach(), dict(zip(evaluated["keys"], (history[k][-1] for k in evaluated["keys"]))))
     with torch.no_grad():
-        final = to_host(objective.losses(x))
-    if final["total"] <= best_loss:
+        final_terms = objective(x)
+    keys = list(final_terms)
+    final = dict(zip(keys, torch.stack([v.detach().float() for v in final_terms.values()]).tolist()))
+    best = dict(zip(evaluated["keys"], best_terms.tolist()))
+    if final["total"] <= best["total"]:
+        bar.set_postfix(loss=f"{final['total']:.3g}")
         return x.detach(), final
-    return best_image, best_terms
+    bar.set_postfix(loss=f"{best['total']:.3g}")
+    return best_image, best
+
+
+#: Loss values are copied to the host in blocks of this many steps.
+_HOST_EVERY = 10
 
 
 def synthesize_texture(

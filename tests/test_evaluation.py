@@ -1,9 +1,10 @@
-"""The Fig 5/6/7 measurements and the artefact metrics."""
+"""The evaluation protocol, the Fig 5/6/7 measurements and the artefact metrics."""
 
 import pytest
 import torch
 
-from cinlab.figures import (
+from cinlab.evaluation import (
+    blob_fraction,
     border_contrast,
     checkerboard_energy,
     eval_curve,
@@ -89,3 +90,40 @@ def test_interpolation_endpoints_are_the_pure_styles(vgg19):
     with torch.no_grad():
         torch.testing.assert_close(net(content, torch.tensor([1.0, 0, 0])), net(content, 0))
         torch.testing.assert_close(net(content, torch.tensor([0, 0, 1.0])), net(content, 2))
+
+
+def test_equal_images_per_style_compares_different_steps():
+    n_style = _rows("a", {10: (110.0, 90.0), 100: (100.0, 50.0)})
+    singles = {"a": _rows("a", {10: (100.0, 100.0)})}
+    result = loss_differences(n_style, singles, step=100, single_step=10)
+    assert result["per_style"]["a"]["style"] == pytest.approx(-0.5)
+    assert result["single_step"] == 10 and result["step"] == 100
+
+
+def test_blob_fraction_counts_new_white_pixels_only():
+    content = torch.full((1, 3, 4, 4), 0.5)
+    content[..., 0, 0] = 1.0  # already white in the photo: not a blob
+    output = torch.full((1, 3, 4, 4), 0.5)
+    output[..., 0, 0] = 1.0
+    output[..., 1, :2] = 0.99  # two saturated pixels on grey input
+    output[0, 0, 2, 2] = 1.0  # one channel only: not saturated
+    assert blob_fraction(output, content).tolist() == [2 / 16]
+    with pytest.raises(ValueError, match="same shape"):
+        blob_fraction(output, content[..., :2])
+
+
+def test_evaluation_honours_style_multipliers(vgg19):
+    """A bug found by reading: evaluate_styles ignored the per-style multipliers training used."""
+    from cinlab.evaluation import evaluate_styles
+    from cinlab.losses import StyleTransferLoss
+
+    torch.manual_seed(0)
+    net = TransformerNet(2, width=0.25)
+    loss = StyleTransferLoss(vgg19, ("relu2_1",), ("relu1_1",), style_weight=1e-3)
+    grams = loss.gram_targets([torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)])
+    batches = [torch.rand(2, 3, 24, 24)]
+    plain = evaluate_styles(net, loss, grams, [0, 1], batches)
+    weighted = evaluate_styles(net, loss, grams, [0, 1], batches, style_multipliers=[1.0, 3.0])
+    assert weighted[0]["style"] == pytest.approx(plain[0]["style"])
+    assert weighted[1]["style"] == pytest.approx(3 * plain[1]["style"], rel=1e-5)
+    assert weighted[1]["style/relu1_1"] == pytest.approx(plain[1]["style/relu1_1"])  # per-layer values stay unweighted

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("CINLAB_FAST", "1")
-if "CINLAB_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
-    os.environ["CINLAB_DATA_DIR"] = str(SHARED_DATA)
+if not (os.environ.get("CINLAB_IMAGE_DIR") or os.environ.get("CINLAB_DATA_DIR")) and SHARED_DATA.is_dir():
+    os.environ["CINLAB_IMAGE_DIR"] = str(SHARED_DATA)
 os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -31,6 +31,6 @@ def vgg19():
 
 @pytest.fixture(scope="session")
 def has_registry_images():
-    from cinlab import data
+    from cinlab import registry
 
-    return (data.data_dir() / "styles" / "starry_night.jpg").exists()
+    return (registry.image_dir() / "styles" / "starry_night.jpg").exists()

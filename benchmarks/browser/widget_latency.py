@@ -1,0 +1,259 @@
+"""Input-to-paint latency of notebook 7's live widgets in a real browser (JupyterLab + Chromium).
+
+    python benchmarks/browser/widget_latency.py                 # fast mode, 10 inputs per control
+    python benchmarks/browser/widget_latency.py -n 20 --drags 5 --json /tmp/latency.json
+    python benchmarks/browser/widget_latency.py --env OMP_NUM_THREADS=1   # extra kernel env
+
+Copies the notebook to a temporary folder (the original is never touched), starts JupyterLab
+there, opens the copy in headless Chromium (Debian's ``/usr/bin/chromium``) through Playwright,
+runs every cell (``CINLAB_FAST=1`` unless ``--no-fast``) and then, for each widget (a code cell
+whose output holds an ipywidgets Image), exercises every control ``n`` times:
+
+- a slider: focus its handle, press ArrowRight or ArrowLeft (turning round 20 % from the ends);
+- a dropdown: select another option;
+- toggle buttons: click the next button;
+
+plus ``--drags`` pointer drags of each slider (20 moves at ~33 Hz) and ``n`` clicks on any second
+picture (image or canvas) in the widget: the 2-D pad's dot picture. It prints, per control: n, the median and p90
+of input-to-paint, the median settle time (last input to last picture painted), the kernel's own
+render time (the "N ms per render" status line) and whether the picture changed every time;
+then where the time of the keyboard/select inputs went, and the machine load before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    CHROMIUM,
+    cell_output,
+    click_at,
+    drag,
+    find_controls,
+    jupyterlab,
+    launch_chromium,
+    measure,
+    open_notebook,
+    percentile,
+    press,
+    run_all_cells,
+    slider_value,
+    wait_for_image,
+    widget_image,
+    widget_text,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = REPO / "notebooks" / "07_style_interpolation.ipynb"
+# The code cells that build notebook 7's widgets, found by their source.
+WIDGET_CELLS = {
+    "two-style": "two_style_slider(",
+    "weights": "weight_sliders(",
+    "2-D pad": "style_pad(",
+    "spatial": "spatial_blend(",
+}
+STAGES = ["input_to_send", "kernel_round_trip", "receive_to_src", "decode", "paint"]
+
+
+@dataclass
+class Row:
+    widget: str
+    control: str
+    input: str
+    latencies: list[float] = field(default_factory=list)
+    settles: list[float] = field(default_factory=list)
+    renders: list[float] = field(default_factory=list)
+    paints: list[int] = field(default_factory=list)
+    changed: list[bool] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, m, render_ms):
+        self.changed.append(m.changed and m.latency_ms is not None)
+        self.paints.append(m.paints)
+        if m.latency_ms is not None:
+            self.latencies.append(m.latency_ms)
+            self.settles.append(m.settle_ms)
+        if render_ms is not None:
+            self.renders.append(render_ms)
+        for stage, value in m.breakdown.items():
+            self.stages.setdefault(stage, []).append(value)
+
+
+def render_ms(output) -> float | None:
+    """The kernel's render time from the widget's status line ("... 123 ms per render ...")."""
+    match = re.search(r"(\d+(?:\.\d+)?) ms per render", widget_text(output))
+    return float(match.group(1)) if match else None
+
+
+def slider_key(handle, state: dict) -> str:
+    """ArrowRight / ArrowLeft, turning round at 20 % from either end of the range.
+
+    Staying off the ends keeps every control meaningful: at alpha = 1 style A has no weight (a
+    new A changes nothing), and a weight slider at 0 drops out of the normalised mixture.
+    """
+    value, low, high = slider_value(handle)
+    margin = 0.2 * (high - low)
+    direction = state.get("direction", 1)
+    if value >= high - margin - 1e-9:
+        direction = -1
+    elif value <= low + margin + 1e-9 and direction < 0:
+        direction = 1
+    state["direction"] = direction
+    return "ArrowRight" if direction > 0 else "ArrowLeft"
+
+
+def next_option(select) -> int:
+    return select.evaluate("(s) => (s.selectedIndex + 1 + Math.floor(s.options.length / 3)) % s.options.length")
+
+
+def next_toggle(container):
+    buttons = container.locator("button")
+    count = buttons.count()
+    active = next((i for i in range(count) if "mod-active" in (buttons.nth(i).get_attribute("class") or "")), 0)
+    return buttons.nth((active + 1) % count)
+
+
+def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screenshots: Path | None):
+    output = cell_output(page, needle)
+    image = widget_image(output)
+    wait_for_image(image)
+    output.scroll_into_view_if_needed()
+    # Last to first: the weight sliders start at (1, 0, 0, ...), where a small move of the first
+    # one leaves the normalised mixture unchanged; after the others have moved it changes it.
+    controls = list(reversed(find_controls(output)))
+    for control in controls:
+        row = Row(name, control.label, {"slider": "key", "dropdown": "select", "toggle": "click"}[control.kind])
+        rows.append(row)
+        state: dict = {}
+        for _ in range(args.n):
+            if control.kind == "slider":
+                key = slider_key(control.locator, state)
+                action = lambda: press(control.locator, key)  # noqa: E731
+            elif control.kind == "dropdown":
+                index = next_option(control.locator)
+                action = lambda: control.locator.select_option(index=index)  # noqa: E731
+            else:
+                button = next_toggle(control.locator)
+                action = button.click
+            m = measure(page, image, action, timeout=args.timeout, quiet_ms=args.quiet)
+            row.add(m, render_ms(output))
+    for control in controls:
+        if control.kind != "slider" or args.drags == 0:
+            continue
+        row = Row(name, control.label, "drag")
+        rows.append(row)
+        track = control.locator.locator("xpath=ancestor::*[contains(@class,'noUi-target')][1]")
+        for _ in range(args.drags):
+            value, low, high = slider_value(control.locator)
+            width = track.bounding_box()["width"]
+            # 40 % of the track towards the farther end: the slider never ends a drag at 0, where
+            # a weight slider would drop out of the mixture
+            dx = (0.4 if value - low < high - value else -0.4) * width
+            m = measure(page, image, lambda: drag(page, control.locator, dx), timeout=args.timeout, quiet_ms=args.quiet)
+            row.add(m, render_ms(output))
+    # A second picture (an ipywidgets Image or a canvas): the 2-D pad; does a click on it do anything?
+    pictures = output.locator("canvas, img.widget-image")
+    if pictures.count() > 1:
+        row = Row(name, "pad picture", "click")
+        rows.append(row)
+        for i in range(args.n):
+            m = measure(page, image, lambda: click_at(page, pictures.first, 0.2 + 0.06 * i, 0.3), timeout=2.0, expect_change=False)
+            row.add(m, None)
+    if screenshots:
+        output.screenshot(path=str(screenshots / f"{name.replace(' ', '_')}.png"))
+
+
+def fmt(value: float | None, width: int = 8) -> str:
+    return f"{'-':>{width}}" if value is None or value != value else f"{value:>{width}.0f}"
+
+
+def print_tables(rows: list[Row], out=sys.stdout):
+    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6}  changed", file=out)
+    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6}", file=out)
+    for r in rows:
+        med = statistics.median(r.latencies) if r.latencies else None
+        settle = statistics.median(r.settles) if r.settles else None
+        render = statistics.median(r.renders) if r.renders else None
+        paints = statistics.median(r.paints) if r.paints else 0
+        changed = f"{sum(r.changed)}/{len(r.changed)}" + (" (every time)" if all(r.changed) else "")
+        print(f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
+              f"{fmt(settle)} {fmt(render)} {paints:>6.0f}  {changed}", file=out)
+    print("\nwhere the time goes (medians, ms; keyboard and select inputs):", file=out)
+    print(f"{'widget':<10} {'control':<15} {'in->send':>9} {'kernel rt':>10} {'(render)':>9} {'recv->src':>10} {'decode':>7} {'paint':>7}", file=out)
+    for r in rows:
+        if r.input in ("drag", "click") or not r.latencies:
+            continue
+        med = {s: (statistics.median(r.stages[s]) if r.stages.get(s) else None) for s in STAGES}
+        render = statistics.median(r.renders) if r.renders else None
+        print(f"{r.widget:<10} {r.control:<15} {fmt(med['input_to_send'], 9)} {fmt(med['kernel_round_trip'], 10)} {fmt(render, 9)} "
+              f"{fmt(med['receive_to_src'], 10)} {fmt(med['decode'], 7)} {fmt(med['paint'], 7)}", file=out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
+    parser.add_argument("--fast", action=argparse.BooleanOptionalAction, default=True, help="run the notebook with CINLAB_FAST=1 (default)")
+    parser.add_argument("-n", type=int, default=10, help="inputs per control (default 10)")
+    parser.add_argument("--drags", type=int, default=3, help="drags per slider (default 3; 0: none)")
+    parser.add_argument("--widgets", nargs="*", default=list(WIDGET_CELLS), help=f"which widgets (default: all of {list(WIDGET_CELLS)})")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for JupyterLab and its kernel")
+    parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a picture after an input")
+    parser.add_argument("--quiet", type=float, default=500.0,
+                        help="ms without input or new picture (and an idle kernel) that end a measurement; raise it above "
+                             "debounce + render time for widgets that render from a timer or thread (default 500)")
+    parser.add_argument("--run-timeout", type=float, default=1200.0, help="seconds for running all cells")
+    parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument("--screenshots", type=Path, help="save a screenshot of each widget in this folder")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    load_start = os.getloadavg()
+    env = dict(kv.split("=", 1) for kv in args.env)
+    env["CINLAB_FAST"] = "1" if args.fast else "0"
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="cinlab-browser-"))
+    shutil.copy(args.notebook, workdir / args.notebook.name)
+    rows: list[Row] = []
+    started = time.monotonic()
+    try:
+        with jupyterlab(workdir, env=env) as server, sync_playwright() as pw:
+            browser = launch_chromium(pw, args.chromium)
+            page = open_notebook(browser, server, args.notebook.name)
+            errors = run_all_cells(page, timeout=args.run_timeout)
+            run_s = time.monotonic() - started
+            if errors:
+                raise SystemExit(f"cells failed: {errors}")
+            for name in args.widgets:
+                exercise_widget(page, name, WIDGET_CELLS[name], args, rows, args.screenshots)
+            browser.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    load_end = os.getloadavg()
+
+    print(f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
+          f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
+    print("latency: input event to the new picture painted; settle: last input to last picture painted; "
+          "render: the kernel's own forward pass (status line)")
+    print_tables(rows)
+    print(f"\nload average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in load_end)}")
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
+
+
+if __name__ == "__main__":
+    main()
