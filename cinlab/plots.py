@@ -136,7 +136,8 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
 
     tiles = model.stylize(photo, grid(corners, rows, cols))
     names = [c if isinstance(c, str) else model.style_names[c] for c in corners]
-    fig = plt.figure(figsize=(size * (cols + 2), size * rows))
+    aspect = tiles.shape[-2] / tiles.shape[-1]
+    fig = plt.figure(figsize=(size * (cols + 2), size * rows * aspect + 0.4))
     spec = fig.add_gridspec(rows, cols + 2)
     for i, tile in enumerate(tiles):
         ax = fig.add_subplot(spec[i // cols, 1 + i % cols])
