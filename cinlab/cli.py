@@ -100,6 +100,9 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "checkpoint_every": "checkpoint_every", "log_every": "log_every", "precision": "precision",
     }
     out = {field: getattr(args, arg) for arg, field in keys.items() if getattr(args, arg, None) is not None}
+    if "content" in out:  # one value: "photos" or a folder; otherwise a list of images
+        content = out["content"]
+        out["content"] = content[0] if len(content) == 1 and (content[0] == "photos" or Path(content[0]).is_dir()) else list(content)
     if getattr(args, "compile", False):
         out["compile"] = True
     return out
@@ -220,7 +223,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-weight", type=_finite_float)
     p.add_argument("--content-weight", type=_finite_float)
     p.add_argument("--lr", type=_finite_float)
-    p.add_argument("--content", help="'photos' (the built-in pool) or a folder of images (COCO / ImageNet layout)")
+    p.add_argument("--content", nargs="+", help="'photos' (the default pool), a folder of images (COCO / ImageNet layout), or images")
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int, help="run the evaluation protocol every N steps")
     p.add_argument("--eval-batches", type=_positive_int, help="fixed content batches per evaluation (paper: 32)")

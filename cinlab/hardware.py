@@ -91,7 +91,7 @@ def check_same_device(tensor: torch.Tensor, device: torch.device, what: str = "i
     if tensor.device != device:
         raise DeviceError(
             f"The {what} are on {tensor.device} but the network is on {device}: move them first "
-            f"({what}.to({str(device)!r})), or pass an image to stylize(), which loads it onto the network's device."
+            f"(.to({str(device)!r})), or pass an image to stylize(), which loads it onto the network's device."
         )
 
 

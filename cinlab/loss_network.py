@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 
 from .files import file_sha256
+from .hardware import check_same_device
 from .images import check_image_tensor
 
 #: Convolutions per block.
@@ -286,6 +287,7 @@ class LossNetwork(nn.Module):
         missing = [n for n in wanted if n not in self.layers]
         if missing:
             raise ValueError(f"Layer(s) {missing} were not requested when this LossNetwork was built ({list(self.layers)}).")
+        check_same_device(images, self.mean.device, "images")
         if check_range:
             check_image_tensor(images, "LossNetwork input")
         targets = {self._index[n]: n for n in wanted}

@@ -318,6 +318,9 @@ class TransformerNet(nn.Module):
         x = load_image(image, size, device=device)
         condition = resolve_style(style, self.num_styles, self.style_names).to(device)
         x = x.expand(condition.count, -1, -1, -1)
+        if device.type == "cuda":  # tensor cores want NHWC; converting the weights once is cheap
+            self.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
         was_training = self.training
         self.eval()
         try:

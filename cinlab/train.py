@@ -259,13 +259,21 @@ class Trainer:
         self.precision = choose_precision(self.device, self.config.precision)
         self.scaler = self.precision.grad_scaler()
         self.loss_unit: torch.Tensor | None = None  # float16 only: see train_step
+        if self.device.type == "cuda":
+            # Tensor cores want NHWC: keep the network, VGG and the crops channels-last end to end,
+            # and let cuDNN pick its fastest kernels for these fixed shapes (unless asked to be
+            # deterministic, when its choice could differ between runs).
+            self.model.to(memory_format=torch.channels_last)
+            self.loss.loss_network.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = not torch.are_deterministic_algorithms_enabled()
         self.forward_model = self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
             self.forward_model = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if self.config.compile:
-            self.forward_model = torch.compile(self.forward_model)
+        # With compile, the network *and* the loss (VGG, Gram matrices, losses) become one graph:
+        # the elementwise work around normalisation, padding and ReLUs fuses into few kernels.
+        self._batch_losses = torch.compile(self._losses) if self.config.compile else self._losses
 
     def _prepare_out_dir(self) -> None:
         """Before the first write (holding the run lock): refuse to start over an existing run
@@ -295,12 +303,11 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One optimiser step on a fresh batch; returns per-example loss terms (on the device)."""
         content = self.sampler.sample(self.per_rank_batch)
+        if self.device.type == "cuda":
+            content = content.contiguous(memory_format=torch.channels_last)
         # k: which of this run's styles each example takes (row k of style_grams); label: the network's label for it.
         k = torch.randint(len(self.train_labels), (content.shape[0],), generator=self.label_generator).to(self.device)
-        with self.precision.autocast():
-            out = self.forward_model(content, self._labels[k], check=False)
-            terms = self.loss(out, content, style_grams={l: g[k] for l, g in self.style_grams.items()},
-                              style_multipliers=self.multipliers[k] if self.multipliers is not None else None)
+        terms = self._batch_losses(content, k)
         loss = terms["total"].mean()
         if self.precision.needs_grad_scaler:
             # float16: the paper's losses (~1e8 at the start) would overflow float16 gradients at any
@@ -316,6 +323,13 @@ class Trainer:
         terms = {key: v.detach() for key, v in terms.items()}
         terms["k"] = k
         return terms
+
+    def _losses(self, content: torch.Tensor, k: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network's output for ``content`` in styles ``k`` and its loss terms ([B] each)."""
+        with self.precision.autocast():
+            out = self.forward_model(content, self._labels[k], check=False)
+            return self.loss(out, content, style_grams={l: g[k] for l, g in self.style_grams.items()},
+                             style_multipliers=self.multipliers[k] if self.multipliers is not None else None)
 
     def fit(self, steps: int | None = None, *, progress: bool = True, snapshots: Sequence[int] = ()) -> "Trainer":
         """Train until ``steps`` total steps (default ``config.steps``), logging and checkpointing.

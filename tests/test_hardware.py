@@ -155,3 +155,18 @@ def test_float16_training_with_a_gradient_scaler_lowers_the_loss():
     totals = [row["total"] for row in trainer.history]
     assert sum(totals[-4:]) < 0.7 * sum(totals[:4]), totals
     assert trainer.loss_unit is not None and trainer.scaler.get_scale() > 0
+
+
+def test_a_checkpoint_written_on_a_gpu_loads_on_the_cpu():
+    """The shipped impressionist10 was trained and saved on an H200."""
+    from cinlab.config import models_dir
+
+    model = cinlab.load_model(models_dir() / "impressionist10.pt", "cpu")
+    assert "H200" in model.metadata["device"] and next(model.parameters()).device.type == "cpu"
+    assert model.stylize(torch.rand(1, 3, 24, 24), 0).shape == (1, 3, 24, 24)
+
+
+def test_the_loss_network_refuses_images_on_another_device():
+    net = cinlab.LossNetwork("random", layers=("relu1_1",))
+    with pytest.raises(DeviceError, match="are on meta but the network is on cpu"):
+        net(torch.rand(1, 3, 8, 8, device="meta"))

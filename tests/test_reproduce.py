@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cinlab.checkpoint import load_model
-from cinlab.reproduce import FIG5_STYLES, MAX_PACK_BYTES, MAX_PACK_FILES, choose_unit, install, main, pack
+from cinlab.reproduce import FIG5_STYLES, MAX_PACK_BYTES, MAX_PACK_FILES, choose_unit, install, main, pack, training_seconds
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,5 @@ def test_the_gpu_profile_sizes_its_runs_from_the_measured_speed():
     assert choose_unit(480.0, 60.0) == 1020  # 28 u steps fill 480 s at 60 steps/s
     assert choose_unit(480.0, 30.0) == 500
     assert choose_unit(480.0, 0.5) == 20  # never below one evaluation interval
+    # 9 minutes in all; 60 s already spent measuring: 540 - 60 - 8 runs x 15 s - 60 s at the end
+    assert training_seconds(540.0, 60.0) == 300.0 and training_seconds(100.0, 60.0) == 0.0
