@@ -111,7 +111,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .files import RunLock
-    from .train import TrainConfig, Trainer
+    from .train import TrainConfig, Trainer, shutdown_distributed
 
     out = _run_folder(args.out)
     device = _device(args)
@@ -131,8 +131,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             config = TrainConfig.preset(args.preset, styles=expand_styles(args.styles), **_train_overrides(args))
             trainer = Trainer(config, out_dir=out, device=device, overwrite=args.overwrite)
         trainer.fit(progress=not args.quiet)
-    if trainer.rank == 0:
-        print(f"trained {trainer.model.num_styles} style(s) for {trainer.step} steps in {trainer.seconds:.0f} s; model: {out / 'model.pt'}")
+    rank, styles, step, seconds = trainer.rank, trainer.model.num_styles, trainer.step, trainer.seconds
+    del trainer  # its DistributedDataParallel wrapper goes before the process group does
+    shutdown_distributed()
+    if rank == 0:
+        print(f"trained {styles} style(s) for {step} steps in {seconds:.0f} s; model: {out / 'model.pt'}")
     return 0
 
 

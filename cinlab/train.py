@@ -171,6 +171,18 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def shutdown_distributed() -> None:
+    """End a torchrun job cleanly: wait for every rank, then destroy the process group.
+
+    Call it after the last collective operation, once the trainer is no longer used. Exiting
+    without it leaves gloo's worker threads holding tensors while Python shuts down, which can
+    abort a rank with "terminate called without an active exception" (SIGABRT).
+    """
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 # ----------------------------------------------------------------------------- trainer
 
 

@@ -6,7 +6,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from cinlab.train import TrainConfig, Trainer
+from cinlab.train import TrainConfig, Trainer, shutdown_distributed
 
 out_dir = sys.argv[1]
 config = TrainConfig.preset(
@@ -32,4 +32,5 @@ if trainer.rank == 0:
     }
     with open(f"{out_dir}/result.json", "w") as f:
         json.dump(result, f)
-dist.destroy_process_group()
+del trainer  # before the process group, so no gloo work outlives it
+shutdown_distributed()
