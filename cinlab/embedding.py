@@ -1,0 +1,87 @@
+"""The style embedding, the idea in the paper's title: a style is a point, its (gamma, beta) rows.
+
+With conditional instance normalisation every style of a network is described by the same
+3,206 numbers at full width (gamma and beta of each of 1,603 normalised channels). Stacked
+into one vector per style, the N styles are N points in one space, and that space can be
+looked at like any embedding:
+
+- :func:`style_vectors`: the [N, D] matrix (gamma, beta or both);
+- :func:`pca`: a 2-D map of the styles (principal components, with the variance each explains);
+- :func:`nearest_styles`: which styles a network considers close;
+- :func:`layer_spread`: which normalisation layers differ most between styles.
+
+Mixing styles (Fig 7) moves along straight lines in this space.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+PARTS = ("both", "gamma", "beta")
+
+
+def style_vectors(model, part: str = "both") -> torch.Tensor:
+    """One row per style: its gamma and/or beta values of every CIN layer, concatenated: [N, D] float32.
+
+    ``part``: ``"both"`` (D = 3,206 at full width), ``"gamma"`` or ``"beta"`` (half each).
+    """
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}; got {part!r}.")
+    layers = model.norm_layers()
+    if not layers:
+        raise ValueError("This network has no conditional instance norm layers (norm='cin'): its styles have no embedding.")
+    tables = []
+    for layer in layers:
+        if part in ("both", "gamma"):
+            tables.append(layer.gamma)
+        if part in ("both", "beta"):
+            tables.append(layer.beta)
+    return torch.cat([t.detach().float().cpu() for t in tables], dim=1)
+
+
+def pca(vectors: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Principal components of rows [N, D]: the coordinates [N, k] and the share of variance each explains [k].
+
+    Rows are centred (not scaled); signs follow torch's SVD and are arbitrary.
+    """
+    if vectors.dim() != 2 or vectors.shape[0] < 2:
+        raise ValueError(f"pca needs at least two rows [N, D]; got shape {tuple(vectors.shape)}.")
+    centred = vectors.double() - vectors.double().mean(0, keepdim=True)
+    u, s, _ = torch.linalg.svd(centred, full_matrices=False)
+    k = min(k, s.numel())
+    variance = s**2
+    total = variance.sum()
+    share = variance[:k] / total if total > 0 else torch.zeros(k, dtype=torch.float64)
+    return (u[:, :k] * s[:k]).float(), share.float()
+
+
+def nearest_styles(model, style, k: int = 3, part: str = "both") -> list[tuple[str, float]]:
+    """The ``k`` styles closest to ``style`` (label or name) in the embedding: (name, Euclidean distance)."""
+    vectors = style_vectors(model, part)
+    index = model.style_index(style)
+    distances = (vectors - vectors[index]).norm(dim=1)
+    distances[index] = float("inf")
+    order = distances.argsort()[: min(k, len(distances) - 1)].tolist()
+    return [(model.style_names[i], float(distances[i])) for i in order]
+
+
+def layer_names(model) -> list[str]:
+    """The names of the network's CIN layers in forward order, e.g. ``conv1``, ``residuals.0.conv1``, ``out``."""
+    norms = {id(m) for m in model.norm_layers()}
+    return [name.removesuffix(".norm") for name, module in model.named_modules() if id(module) in norms]
+
+
+def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float | str]]:
+    """Per CIN layer, how much the styles disagree: the mean over channels of the standard deviation
+    across styles of gamma and of beta. Returns one dict per layer (``layer``, ``gamma``, ``beta``),
+    in forward order; ``styles`` restricts the comparison to some styles."""
+    labels = [model.style_index(s) for s in styles] if styles is not None else list(range(model.num_styles))
+    if len(labels) < 2:
+        raise ValueError("Comparing styles needs at least two of them.")
+    rows = []
+    for name, layer in zip(layer_names(model), model.norm_layers()):
+        gamma, beta = layer.gamma.detach().float()[labels], layer.beta.detach().float()[labels]
+        rows.append({"layer": name, "gamma": float(gamma.std(0, correction=0).mean()), "beta": float(beta.std(0, correction=0).mean())})
+    return rows
