@@ -13,6 +13,7 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ``losses``, ``loss_network``  Gram matrices, content and style losses; the frozen VGG
 ``optimization``              Gatys et al.: optimise the pixels (and texture synthesis)
 ``model``, ``style``          CIN and the network; how a style or a mixture is written
+``embedding``                 the style embedding: each style as a point, its (gamma, beta)
 ``content``, ``train``        training crops; the trainer, its config and presets
 ``evaluation``                the evaluation protocol, logs, the Fig 5-7 measurements
 ``plots``, ``widgets``        figures and live ipywidgets
@@ -25,7 +26,7 @@ A map of the package, one module per chapter of the paper, plumbing below:
 
 __version__ = "0.2.0"
 
-from . import config, evaluation, hardware, images, losses, plots, reference, registry, style
+from . import config, embedding, evaluation, hardware, images, losses, plots, reference, registry, style
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
 from .hardware import default_device
@@ -41,6 +42,7 @@ from .train import TrainConfig, Trainer
 __all__ = [
     "__version__",
     "config",
+    "embedding",
     "evaluation",
     "hardware",
     "images",
