@@ -8,7 +8,9 @@ looked at like any embedding:
 - :func:`style_vectors`: the [N, D] matrix (gamma, beta or both);
 - :func:`pca`: a 2-D map of the styles (principal components, with the variance each explains);
 - :func:`nearest_styles`: which styles a network considers close;
-- :func:`layer_spread`: which normalisation layers differ most between styles.
+- :func:`layer_spread`: which normalisation layers differ most between styles;
+- :func:`split_mixture`: a network whose one style takes its gammas from one mixture and its
+  betas from another (what does each half of a style do?).
 
 Mixing styles (Fig 7) moves along straight lines in this space.
 """
@@ -85,3 +87,34 @@ def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float 
         gamma, beta = layer.gamma.detach().float()[labels], layer.beta.detach().float()[labels]
         rows.append({"layer": name, "gamma": float(gamma.std(0, correction=0).mean()), "beta": float(beta.std(0, correction=0).mean())})
     return rows
+
+
+@torch.no_grad()
+def split_mixture(model, gamma, beta):
+    """A copy of ``model`` with one style: gamma from the mixture ``gamma``, beta from ``beta``.
+
+    Each is anything :mod:`cinlab.style` accepts as one style or mixture (a label, a name, a
+    dict ``{style: weight}``). ``split_mixture(net, "starry_night", "the_scream")`` paints with
+    the scales of one painting and the shifts of another.
+    """
+    import copy
+    import dataclasses
+
+    from .style import resolve_style
+
+    def weights(spec) -> torch.Tensor:
+        condition = resolve_style(spec, model.num_styles, model.style_names)
+        if condition.count != 1 or condition.kind == "spatial":
+            raise ValueError("gamma and beta each take one style or one mixture, not a list or a spatial mixture.")
+        if condition.kind == "labels":
+            return torch.nn.functional.one_hot(condition.value, model.num_styles).float()[0]
+        return condition.value[0].float()
+
+    w_gamma, w_beta = weights(gamma), weights(beta)
+    single = copy.deepcopy(model)
+    for mine, theirs in zip(single.norm_layers(), model.norm_layers()):
+        mine.gamma = torch.nn.Parameter((w_gamma.to(theirs.gamma) @ theirs.gamma)[None])
+        mine.beta = torch.nn.Parameter((w_beta.to(theirs.beta) @ theirs.beta)[None])
+    single.config = dataclasses.replace(single.config, num_styles=1)
+    single.style_names = [f"gamma {gamma!r}, beta {beta!r}"]
+    return single

@@ -59,3 +59,17 @@ def test_nearest_styles_and_layer_spread(net):
     assert [row["layer"] for row in spread][:2] == ["conv1", "conv2"] and spread[-1]["layer"] == "out"
     assert len(spread) == len(net.norm_layers()) and all(row["gamma"] > 0 for row in spread)
     assert embedding.layer_spread(net, ["b", "d"])[0]["beta"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_split_mixture_takes_gamma_and_beta_from_different_styles(net):
+    x = torch.rand(1, 3, 24, 24)
+    same = embedding.split_mixture(net, "c", "c")
+    torch.testing.assert_close(same(x, 0), net(x, 2))
+    split = embedding.split_mixture(net, "a", {"b": 0.5, "d": 0.5})
+    assert split.num_styles == 1
+    for mine, theirs in zip(split.norm_layers(), net.norm_layers()):
+        torch.testing.assert_close(mine.gamma[0], theirs.gamma[0])
+        torch.testing.assert_close(mine.beta[0], 0.5 * theirs.beta[1] + 0.5 * theirs.beta[3])
+    assert net.num_styles == 4  # the original is untouched
+    with pytest.raises(ValueError, match="one style or one mixture"):
+        embedding.split_mixture(net, ["a", "b"], "c")
