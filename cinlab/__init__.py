@@ -16,6 +16,8 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ``embedding``                 the style embedding: each style as a point, its (gamma, beta)
 ``content``, ``train``        training crops; the trainer, its config and presets
 ``evaluation``                the evaluation protocol, logs, the Fig 5-7 measurements
+``artefacts``                 checkerboards, borders and the bright blob, measured
+``paper``                     the paper's settings; how a network's training differs
 ``plots``, ``widgets``        figures and live ipywidgets
 ``images``, ``registry``      image tensors; the catalogue of paintings and photos
 ``checkpoint``, ``export``    files of trained networks; TorchScript and ONNX
@@ -26,7 +28,7 @@ A map of the package, one module per chapter of the paper, plumbing below:
 
 __version__ = "0.2.0"
 
-from . import config, embedding, evaluation, hardware, images, losses, plots, reference, registry, style
+from . import artefacts, config, embedding, evaluation, hardware, images, losses, paper, plots, reference, registry, style
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
 from .hardware import default_device
@@ -41,12 +43,14 @@ from .train import TrainConfig, Trainer
 
 __all__ = [
     "__version__",
+    "artefacts",
     "config",
     "embedding",
     "evaluation",
     "hardware",
     "images",
     "losses",
+    "paper",
     "plots",
     "reference",
     "registry",

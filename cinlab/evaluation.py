@@ -7,7 +7,9 @@
 - Fig 5: :func:`loss_differences` (N-style against single-style networks, at equal steps or at
   equal images per style); Fig 6: :func:`eval_curve`; Fig 7: :func:`interpolation_style_losses`
   and :func:`is_monotonic`.
-- Artefacts: :func:`checkerboard_energy`, :func:`border_contrast`, :func:`blob_fraction`.
+
+Artefacts (checkerboards, borders, the bright blob) are measured in :mod:`cinlab.artefacts`; how a
+network's training differs from the paper's, in :mod:`cinlab.paper`.
 """
 
 from __future__ import annotations
@@ -235,48 +237,3 @@ def is_monotonic(values: Sequence[float], increasing: bool) -> bool:
     """True if ``values`` never go down (``increasing``) / never go up (not ``increasing``)."""
     pairs = list(zip(values, values[1:]))
     return all(b >= a for a, b in pairs) if increasing else all(b <= a for a, b in pairs)
-
-
-# ----------------------------------------------------------------------------- artefacts
-
-
-def checkerboard_energy(image: torch.Tensor) -> float:
-    """Share of an image's variation at the highest spatial frequency (period-2 patterns).
-
-    Transposed convolutions with stride 2 leave exactly this kind of checkerboard. Computed as
-    the mean absolute response to the 2x2 filter [[1, -1], [-1, 1]] / 2, relative to the mean
-    absolute difference of horizontal neighbours (0 for a flat image).
-    """
-    x = image.detach().float().mean(1, keepdim=True)
-    kernel = torch.tensor([[[[1.0, -1.0], [-1.0, 1.0]]]]) / 2  # a pure checkerboard scores 1
-    checker = torch.nn.functional.conv2d(x, kernel.to(x.device)).abs().mean()
-    scale = (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
-    return float(checker / scale) if scale > 0 else 0.0
-
-
-def border_contrast(image: torch.Tensor, width: int = 4) -> float:
-    """Mean absolute difference between the outer ``width`` pixels and the interior.
-
-    On a constant input an artefact-free network returns a constant image (0 here); zero
-    padding makes borders darker or brighter.
-    """
-    x = image.detach().float()
-    mask = torch.zeros(x.shape[-2:], dtype=torch.bool, device=x.device)
-    mask[:width], mask[-width:], mask[:, :width], mask[:, -width:] = True, True, True, True
-    border = x[..., mask].mean()
-    interior = x[..., ~mask].mean()
-    return float((border - interior).abs())
-
-
-def blob_fraction(output: torch.Tensor, content: torch.Tensor, *, high: float = 0.98, low: float = 0.9) -> torch.Tensor:
-    """Share of pixels that came out saturated white where the photo was not white.
-
-    A pixel counts when all three output channels exceed ``high`` while the input pixel's
-    channels are all below ``low``: the "bright blob" of under-trained instance-normalised
-    networks. ``output`` and ``content`` are [B, 3, H, W] in [0, 1]; returns [B].
-    """
-    if output.shape != content.shape:
-        raise ValueError(f"output and content must have the same shape; got {tuple(output.shape)} and {tuple(content.shape)}.")
-    saturated = (output > high).all(1)
-    not_white = (content < low).all(1)
-    return (saturated & not_white).float().flatten(1).mean(1)

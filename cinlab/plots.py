@@ -54,6 +54,30 @@ def show_images(
     return fig
 
 
+def at_scale(image: torch.Tensor, shape: Sequence[int], *, fill: float = 1.0) -> torch.Tensor:
+    """``image`` at its own pixel scale on a canvas of ``shape`` (H, W): to compare sizes by eye.
+
+    ``image`` is [1, 3, h, w] (or [3, h, w]). Where it is larger than the canvas its centre is
+    cropped; where it is smaller it sits in the middle of a ``fill``-coloured canvas. Shown next
+    to images of size ``shape`` with :func:`show_images`, one pixel is the same size in all of
+    them (notebook 3 shows each style image as VGG sees it beside the pastiche it gives).
+    Returns [1, 3, H, W].
+    """
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.dim() != 4 or image.shape[0] != 1:
+        raise ValueError(f"at_scale expects one image [1, C, h, w]; got shape {tuple(image.shape)}.")
+    height, width = int(shape[-2]), int(shape[-1])
+    h, w = image.shape[-2:]
+    canvas = image.new_full((1, image.shape[1], height, width), fill)
+    # Overlap of the image (centred) and the canvas, in each one's own coordinates.
+    crop_h, crop_w = min(h, height), min(w, width)
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    at_top, at_left = (height - crop_h) // 2, (width - crop_w) // 2
+    canvas[..., at_top : at_top + crop_h, at_left : at_left + crop_w] = image[..., top : top + crop_h, left : left + crop_w]
+    return canvas
+
+
 def plot_curves(
     curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
     *,
@@ -154,3 +178,68 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
         ax.set_title(name, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- the style embedding
+
+
+def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0.6, size: float = 7.0, ax=None):
+    """The styles of a CIN network as points on a 2-D map: the first two principal components of
+    their (gamma, beta) vectors (:mod:`cinlab.embedding`), each point drawn as its painting.
+
+    ``part`` is ``"both"``, ``"gamma"`` or ``"beta"``. Paintings are loaded by name from the
+    registry (centre-cropped squares of ``thumbnail`` px, shown at ``zoom``); a style whose name
+    is not a registry image is a dot. Every point is labelled with its name; the axis labels give
+    the share of the variance each component explains. Returns the axis.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    from .embedding import pca, style_vectors
+    from .images import load_image, square
+
+    coords, share = pca(style_vectors(model, part), 2)
+    if coords.shape[1] < 2:  # two styles: one component
+        coords = torch.cat([coords, torch.zeros(coords.shape[0], 1)], dim=1)
+        share = torch.cat([share, torch.zeros(1)])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(size, size * 0.8))
+    xs, ys = coords[:, 0].tolist(), coords[:, 1].tolist()
+    ax.scatter(xs, ys, s=12, color="0.3", zorder=1)
+    for name, x, y in zip(model.style_names, xs, ys):
+        try:
+            painting = _as_hwc(square(load_image(name), thumbnail))
+        except (KeyError, FileNotFoundError, ValueError):
+            painting = None  # not a registry painting: a dot and the name
+        if painting is not None:
+            box = AnnotationBbox(OffsetImage(painting, zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
+            ax.add_artist(box)
+        ax.annotate(name, (x, y), xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
+                    textcoords="offset points", ha="center", va="top", fontsize=6, zorder=3)
+    ax.margins(0.12)
+    ax.set_xlabel(f"principal component 1 ({100 * float(share[0]):.0f} % of the variance)")
+    ax.set_ylabel(f"principal component 2 ({100 * float(share[1]):.0f} % of the variance)")
+    ax.set_title(f"{model.num_styles} styles, {part if part != 'both' else 'gamma and beta'}", fontsize=10)
+    return ax
+
+
+def plot_layer_spread(rows: Sequence[Mapping], *, ax=None, title: str | None = None):
+    """Bars per CIN layer (forward order): how much the styles disagree in gamma and in beta.
+
+    ``rows`` is :func:`cinlab.embedding.layer_spread`'s result. Returns the axis.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 3.2))
+    positions = list(range(len(rows)))
+    ax.bar([p - 0.2 for p in positions], [row["gamma"] for row in rows], width=0.4, label="gamma")
+    ax.bar([p + 0.2 for p in positions], [row["beta"] for row in rows], width=0.4, label="beta")
+    ax.set_xticks(positions)
+    ax.set_xticklabels([row["layer"].replace("residuals.", "res") for row in rows], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("spread across styles")
+    ax.set_xlabel("CIN layer (input → output)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return ax

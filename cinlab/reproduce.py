@@ -19,9 +19,9 @@ interrupted one continues from its checkpoint), in units of ``u`` steps:
 
 That is 28u steps. The ``gpu`` profile measures the training speed first (a compiled
 ``impressionist10`` step) and picks u so that everything, compilation, evaluation and packing
-included, fits ``--budget`` seconds of wall time (default 540: 9 minutes). Then the networks go to ``data/models/`` (float16), the logs, summary and figures to
-``data/results/``, and with ``--pack`` into at most 8 files of at most 16 MiB each, so they can
-be carried off a rented GPU machine.
+included, fits ``--budget`` seconds (default 540). The networks go to ``data/models/`` (float16),
+logs, summary and figures to ``data/results/``, and with ``--pack`` into at most 8 files of at
+most 16 MiB each, to carry off a rented GPU machine.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from pathlib import Path
 
 import torch
 
+from .artefacts import blob_fraction
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .config import assets_dir
-from .evaluation import blob_fraction, interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
+from .evaluation import interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
 from .files import write_bytes
 from .images import load_image, square
 from .registry import image_names
@@ -56,8 +57,7 @@ UNITS_IN_ALL = sum(UNITS.values()) + (len(FIG5_STYLES) - 1) * UNITS["single"]  #
 PROFILES = {
     # One H100/H200: the vgg19 preset (256 px crops, batch 16), bf16, compiled; u from the budget.
     "gpu": dict(preset="vgg19", compile=True, unit=None, budget=540.0, evals=2, photo_size=512),
-    # A 2-core CPU: the cpu preset (96 px crops, batch 8).
-    "cpu": dict(preset="cpu", compile=False, unit=250, budget=None, evals=2, photo_size=256),
+    "cpu": dict(preset="cpu", compile=False, unit=250, budget=None, evals=2, photo_size=256),  # 2 CPU cores
     # CI: the whole pipeline in seconds (a quarter-width network).
     "fast": dict(preset="fast", compile=False, unit=2, budget=None, evals=1, photo_size=48),
 }
@@ -183,7 +183,7 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
 
 @torch.no_grad()
 def measure_blobs(runs: Path, size: int = 512) -> dict:
-    """Per network and style, the mean :func:`cinlab.evaluation.blob_fraction` on the figure photos."""
+    """Per network and style, the mean :func:`cinlab.artefacts.blob_fraction` on the figure photos."""
     photos = [load_image(n, size) for n in FIGURE_PHOTOS]
     out = {}
     for name in ("impressionist10", "varied32"):

@@ -294,6 +294,12 @@ def save_notebook(page) -> None:
     page.evaluate("() => window.__cinlabPanel().context.save()")
 
 
+def restart_kernel(page, timeout: float = 120.0) -> None:
+    """Restart the notebook's kernel (no dialog) and wait until the new one is idle."""
+    page.evaluate("() => window.__cinlabPanel().sessionContext.session.kernel.restart()")
+    wait_for_kernel_idle(page, timeout)
+
+
 # ----------------------------------------------------------------------------- finding widgets
 
 
@@ -367,13 +373,27 @@ def find_controls(scope) -> list[Control]:
 
 
 def widget_image(scope, index: int = -1):
-    """The ``index``-th ``<img>`` of an ipywidgets Image inside ``scope`` (default: the last)."""
+    """The picture of a cinlab live widget (``img.cinlab-picture``) inside ``scope``; without one,
+    the ``index``-th ``<img>`` of an ipywidgets Image (default: the last)."""
+    if scope.locator("img.cinlab-picture").count():
+        return scope.locator("img.cinlab-picture").first
     images = scope.locator("img.widget-image")
     return images.nth(index) if index >= 0 else images.last
 
 
-def widget_text(scope, selector: str = ".widget-html") -> str:
-    """The text of the last matching widget (e.g. a status line under the picture)."""
+def image_box(image) -> dict:
+    """The ``<img>``'s natural size and its size on the page (CSS px): ``{"natural": [w, h], "shown": [w, h]}``."""
+    return image.evaluate(
+        """(img) => { const r = img.getBoundingClientRect();
+                      return { natural: [img.naturalWidth, img.naturalHeight], shown: [r.width, r.height] }; }"""
+    )
+
+
+def widget_text(scope, selector: str | None = None) -> str:
+    """The text of the last matching widget: by default a cinlab widget's status line
+    (``.cinlab-status``), else the last ipywidgets HTML."""
+    if selector is None:
+        selector = ".cinlab-status" if scope.locator(".cinlab-status").count() else ".widget-html"
     return scope.locator(selector).last.inner_text()
 
 
@@ -434,15 +454,24 @@ class Measurement:
     raw: dict = field(default_factory=dict, repr=False)
 
 
-def measure(page, image, action: Callable[[], None], *, quiet_ms: float = 500.0, timeout: float = 30.0, expect_change: bool = True) -> Measurement:
+def measure(
+    page, image, action: Callable[[], None], *, quiet_ms: float = 500.0, timeout: float = 30.0, expect_change: bool = True,
+    settled: Callable[[], bool] | None = None,
+) -> Measurement:
     """Run ``action`` (which sends input to the page) and measure what happens to ``image``.
 
-    Waits first until the kernel is idle, then records input events and new pictures until
-    nothing has happened for ``quiet_ms`` and the kernel is idle again. If no new picture
-    arrives within ``timeout`` seconds (or ``quiet_ms`` after the input when
+    Waits first until the kernel is idle (and ``settled()``, if given, is true), then records
+    input events and new pictures until nothing has happened for ``quiet_ms``, the kernel is
+    idle again and ``settled()`` is true (e.g. the widget's status says the full-quality
+    picture is shown: widgets that render in a thread after the kernel went idle). If no new
+    picture arrives within ``timeout`` seconds (or ``quiet_ms`` after the input when
     ``expect_change=False``) the measurement ends with ``latency_ms=None``.
     """
+    settled = settled or (lambda: True)
     wait_for_kernel_idle(page, timeout)
+    deadline = time.monotonic() + timeout
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.05)
     image.evaluate("(img) => window.__cinlabProbe.watch(img)")
     page.evaluate("() => window.__cinlabProbe.start()")
     action()
@@ -453,7 +482,7 @@ def measure(page, image, action: Callable[[], None], *, quiet_ms: float = 500.0,
         with contextlib.suppress(PlaywrightTimeout):  # no picture: reported as latency_ms=None
             page.wait_for_function("() => window.__cinlabProbe.paintCount() > 0", timeout=timeout * 1000, polling="raf")
     while time.monotonic() < deadline:
-        if page.evaluate("(q) => window.__cinlabProbe.quiet(q)", quiet_ms) and kernel_status(page) == "idle":
+        if page.evaluate("(q) => window.__cinlabProbe.quiet(q)", quiet_ms) and kernel_status(page) == "idle" and settled():
             break
         time.sleep(0.05)
     raw = page.evaluate("() => window.__cinlabProbe.stop()")

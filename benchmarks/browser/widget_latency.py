@@ -13,11 +13,13 @@ whose output holds an ipywidgets Image), exercises every control ``n`` times:
 - a dropdown: select another option;
 - toggle buttons: click the next button;
 
-plus ``--drags`` pointer drags of each slider (20 moves at ~33 Hz) and ``n`` clicks on any second
-picture (image or canvas) in the widget: the 2-D pad's dot picture. It prints, per control: n, the median and p90
-of input-to-paint, the median settle time (last input to last picture painted), the kernel's own
-render time (the "N ms per render" status line) and whether the picture changed every time;
-then where the time of the keyboard/select inputs went, and the machine load before and after.
+plus ``--drags`` pointer drags of each slider (20 moves at ~33 Hz), and ``n`` clicks and ``--drags``
+drags on the 2-D pad's picture. A measurement ends once the widget shows its full-quality
+picture again (its status line no longer says "preview"). It prints, per control: n, the median
+and p90 of input-to-paint, the median settle time (last input to last picture painted: the
+full-quality one), the kernel's own render time of the last picture (status line), the pictures
+painted per input and whether the picture changed every time; then where the time of the
+keyboard/select inputs went, and the machine load before and after.
 """
 
 from __future__ import annotations
@@ -33,15 +35,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import (  # noqa: E402
+from harness import (
     CHROMIUM,
     cell_output,
     click_at,
     drag,
     find_controls,
+    image_box,
     jupyterlab,
     launch_chromium,
     measure,
@@ -78,6 +80,7 @@ class Row:
     paints: list[int] = field(default_factory=list)
     changed: list[bool] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
+    sizes: list[list[int]] = field(default_factory=list)  # natural size of the last picture painted
 
     def add(self, m, render_ms):
         self.changed.append(m.changed and m.latency_ms is not None)
@@ -85,6 +88,7 @@ class Row:
         if m.latency_ms is not None:
             self.latencies.append(m.latency_ms)
             self.settles.append(m.settle_ms)
+            self.sizes.append(list(m.sizes[-1]))
         if render_ms is not None:
             self.renders.append(render_ms)
         for stage, value in m.breakdown.items():
@@ -125,11 +129,35 @@ def next_toggle(container):
     return buttons.nth((active + 1) % count)
 
 
-def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screenshots: Path | None):
+def full_quality(output) -> Callable[[], bool]:
+    """A ``settled`` test for :func:`harness.measure`: the widget's status line does not say
+    "preview" (a cinlab live widget draws the full picture in a thread after a pause)."""
+    return lambda: "preview" not in widget_text(output)
+
+
+def pad_picture(output):
+    """The 2-D pad's picture (``img.cinlab-pad``); without one, any second picture (image or
+    canvas) in the widget; None if there is none."""
+    if output.locator("img.cinlab-pad").count():
+        return output.locator("img.cinlab-pad").first
+    pictures = output.locator("canvas, img.widget-image")
+    return pictures.first if pictures.count() > 1 else None
+
+
+def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screenshots: Path | None) -> dict:
+    """Exercise every control of one widget (see the module docstring); append a :class:`Row`
+    per control and input kind. Returns facts for checks: ``box`` (the picture's natural and
+    shown size once settled)."""
     output = cell_output(page, needle)
     image = widget_image(output)
     wait_for_image(image)
     output.scroll_into_view_if_needed()
+    settled = full_quality(output)
+
+    def run(row, action, **kwargs):
+        m = measure(page, image, action, timeout=args.timeout, quiet_ms=args.quiet, settled=settled, **kwargs)
+        row.add(m, render_ms(output))
+
     # Last to first: the weight sliders start at (1, 0, 0, ...), where a small move of the first
     # one leaves the normalised mixture unchanged; after the others have moved it changes it.
     controls = list(reversed(find_controls(output)))
@@ -147,8 +175,7 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
             else:
                 button = next_toggle(control.locator)
                 action = button.click
-            m = measure(page, image, action, timeout=args.timeout, quiet_ms=args.quiet)
-            row.add(m, render_ms(output))
+            run(row, action)
     for control in controls:
         if control.kind != "slider" or args.drags == 0:
             continue
@@ -161,18 +188,25 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
             # 40 % of the track towards the farther end: the slider never ends a drag at 0, where
             # a weight slider would drop out of the mixture
             dx = (0.4 if value - low < high - value else -0.4) * width
-            m = measure(page, image, lambda: drag(page, control.locator, dx), timeout=args.timeout, quiet_ms=args.quiet)
-            row.add(m, render_ms(output))
-    # A second picture (an ipywidgets Image or a canvas): the 2-D pad; does a click on it do anything?
-    pictures = output.locator("canvas, img.widget-image")
-    if pictures.count() > 1:
-        row = Row(name, "pad picture", "click")
+            run(row, lambda: drag(page, control.locator, dx))
+    pad = pad_picture(output)
+    if pad is not None:
+        row = Row(name, "pad", "click")
         rows.append(row)
-        for i in range(args.n):
-            m = measure(page, image, lambda: click_at(page, pictures.first, 0.2 + 0.06 * i, 0.3), timeout=2.0, expect_change=False)
-            row.add(m, None)
+        for i in range(args.n):  # a different point each time, corners included
+            fx, fy = [(0.1, 0.1), (0.9, 0.15), (0.5, 0.5), (0.15, 0.9), (0.9, 0.9)][i % 5]
+            run(row, lambda: click_at(page, pad, fx, fy), expect_change=True)
+        pad_drags = getattr(args, "pad_drags", args.drags)
+        if pad_drags:
+            row = Row(name, "pad", "drag")
+            rows.append(row)
+            for i in range(pad_drags):
+                sign = 1 if i % 2 == 0 else -1
+                run(row, lambda: drag(page, pad, sign * 0.4 * pad.bounding_box()["width"], sign * 0.25 * pad.bounding_box()["height"],
+                                      start=(0.3, 0.35) if sign > 0 else (0.7, 0.6)))
     if screenshots:
         output.screenshot(path=str(screenshots / f"{name.replace(' ', '_')}.png"))
+    return {"box": image_box(image)}
 
 
 def fmt(value: float | None, width: int = 8) -> str:
@@ -180,16 +214,17 @@ def fmt(value: float | None, width: int = 8) -> str:
 
 
 def print_tables(rows: list[Row], out=sys.stdout):
-    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6}  changed", file=out)
-    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6}", file=out)
+    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8}  changed", file=out)
+    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8}", file=out)
     for r in rows:
         med = statistics.median(r.latencies) if r.latencies else None
         settle = statistics.median(r.settles) if r.settles else None
         render = statistics.median(r.renders) if r.renders else None
         paints = statistics.median(r.paints) if r.paints else 0
         changed = f"{sum(r.changed)}/{len(r.changed)}" + (" (every time)" if all(r.changed) else "")
+        final = "x".join(map(str, r.sizes[-1])) if r.sizes else "-"
         print(f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
-              f"{fmt(settle)} {fmt(render)} {paints:>6.0f}  {changed}", file=out)
+              f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8}  {changed}", file=out)
     print("\nwhere the time goes (medians, ms; keyboard and select inputs):", file=out)
     print(f"{'widget':<10} {'control':<15} {'in->send':>9} {'kernel rt':>10} {'(render)':>9} {'recv->src':>10} {'decode':>7} {'paint':>7}", file=out)
     for r in rows:
@@ -212,8 +247,8 @@ def main(argv=None):
     parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a picture after an input")
     parser.add_argument("--quiet", type=float, default=500.0,
-                        help="ms without input or new picture (and an idle kernel) that end a measurement; raise it above "
-                             "debounce + render time for widgets that render from a timer or thread (default 500)")
+                        help="ms without input or new picture (and an idle kernel, and no preview on show) that end a "
+                             "measurement (default 500)")
     parser.add_argument("--run-timeout", type=float, default=1200.0, help="seconds for running all cells")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--screenshots", type=Path, help="save a screenshot of each widget in this folder")
@@ -238,8 +273,7 @@ def main(argv=None):
             run_s = time.monotonic() - started
             if errors:
                 raise SystemExit(f"cells failed: {errors}")
-            for name in args.widgets:
-                exercise_widget(page, name, WIDGET_CELLS[name], args, rows, args.screenshots)
+            boxes = {name: exercise_widget(page, name, WIDGET_CELLS[name], args, rows, args.screenshots)["box"] for name in args.widgets}
             browser.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -248,8 +282,10 @@ def main(argv=None):
     print(f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
           f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
     print("latency: input event to the new picture painted; settle: last input to last picture painted; "
-          "render: the kernel's own forward pass (status line)")
+          "render: the kernel's own forward pass for the last picture (status line); final: that picture's size")
     print_tables(rows)
+    print("\npicture on the page (natural px -> shown CSS px): " + "; ".join(
+        f"{name} {'x'.join(str(round(v)) for v in box['natural'])} -> {'x'.join(str(round(v)) for v in box['shown'])}" for name, box in boxes.items()))
     print(f"\nload average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in load_end)}")
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))

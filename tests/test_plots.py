@@ -1,0 +1,78 @@
+"""cinlab.plots helpers that compute something (the figures themselves are looked at, not tested)."""
+
+import pytest
+import torch
+
+from cinlab.plots import at_scale
+
+
+def test_at_scale_centres_a_smaller_image_on_the_fill():
+    image = torch.rand(1, 3, 4, 6)
+    out = at_scale(image, (8, 10), fill=1.0)
+    assert out.shape == (1, 3, 8, 10)
+    assert torch.equal(out[..., 2:6, 2:8], image)  # centred, at its own pixel scale
+    mask = torch.ones(8, 10, dtype=torch.bool)
+    mask[2:6, 2:8] = False
+    assert torch.all(out[..., mask] == 1.0)
+
+
+def test_at_scale_crops_the_centre_of_a_larger_image():
+    image = torch.arange(10 * 12, dtype=torch.float32).view(1, 1, 10, 12).expand(1, 3, 10, 12) / 120
+    out = at_scale(image, (4, 6))
+    assert torch.equal(out, image[..., 3:7, 3:9])
+
+
+def test_at_scale_mixed_sizes_and_3d_input():
+    image = torch.rand(3, 2, 9)  # shorter than the canvas, wider than it
+    out = at_scale(image, (4, 5), fill=0.0)
+    assert out.shape == (1, 3, 4, 5)
+    assert torch.equal(out[0, :, 1:3, :], image[:, :, 2:7])
+    assert torch.all(out[0, :, 0] == 0) and torch.all(out[0, :, 3] == 0)
+    assert torch.equal(at_scale(image, (2, 9))[0], image)  # same size: unchanged
+
+
+def test_at_scale_rejects_a_batch():
+    with pytest.raises(ValueError):
+        at_scale(torch.rand(2, 3, 4, 4), (4, 4))
+
+
+def _tiny_styled_net(names):
+    from cinlab.model import TransformerNet
+
+    torch.manual_seed(0)
+    model = TransformerNet(len(names), width=0.25, style_names=list(names))
+    with torch.no_grad():
+        for p in model.style_parameters():
+            p.normal_(1.0, 0.3)
+    return model
+
+
+def test_style_map_puts_each_style_at_its_principal_components():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import embedding
+    from cinlab.plots import style_map
+
+    net = _tiny_styled_net(["a", "b", "c", "d"])  # not registry paintings: dots and names
+    ax = style_map(net, "gamma")
+    coords, share = embedding.pca(embedding.style_vectors(net, "gamma"), 2)
+    torch.testing.assert_close(torch.tensor(ax.collections[0].get_offsets(), dtype=torch.float32), coords)
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "c", "d"]
+    assert f"{100 * float(share[0]):.0f} %" in ax.get_xlabel()
+    two = style_map(_tiny_styled_net(["a", "b"]))  # two styles have one component: still a map
+    assert len(two.collections[0].get_offsets()) == 2
+
+
+def test_plot_layer_spread_draws_gamma_and_beta_per_layer():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import embedding
+    from cinlab.plots import plot_layer_spread
+
+    rows = embedding.layer_spread(_tiny_styled_net(["a", "b", "c"]))
+    ax = plot_layer_spread(rows)
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == pytest.approx([r["gamma"] for r in rows] + [r["beta"] for r in rows])
+    assert [t.get_text() for t in ax.get_xticklabels()][0] == "conv1"
