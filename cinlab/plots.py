@@ -162,7 +162,10 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
     names = [c if isinstance(c, str) else model.style_names[c] for c in corners]
     aspect = tiles.shape[-2] / tiles.shape[-1]
     fig = plt.figure(figsize=(size * (cols + 2), size * rows * aspect + 0.4))
-    spec = fig.add_gridspec(rows, cols + 2)
+    # Tiles edge to edge (a thin gap), so the grid reads as one picture; the corner columns hold
+    # only the paintings, so their titles have room above them.
+    spec = fig.add_gridspec(rows, cols + 2, wspace=0.03, hspace=0.03, left=0.01, right=0.99, bottom=0.01,
+                            top=1 - 0.3 / (size * rows * aspect + 0.4))
     for i, tile in enumerate(tiles):
         ax = fig.add_subplot(spec[i // cols, 1 + i % cols])
         ax.imshow(_as_hwc(tile))
@@ -176,7 +179,6 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
         except (KeyError, FileNotFoundError, ValueError):
             pass  # not a registry painting: the name alone
         ax.set_title(name, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
