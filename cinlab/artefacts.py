@@ -18,6 +18,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .color import luminance
+
+
 def checkerboard_energy(image: torch.Tensor) -> float:
     """Share of an image's variation at the highest spatial frequency (period-2 patterns).
 
@@ -84,7 +87,7 @@ def local_contrast_percentile(image: torch.Tensor, mask: torch.Tensor, window: i
     mask = mask.reshape(image.shape[-2:]).bool()
     if not mask.any():
         raise ValueError("The mask is empty: no pixel to rank.")
-    lum = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    lum = luminance(x)  # [1, 1, H, W]
     pad = (window // 2,) * 4
     mean = F.avg_pool2d(F.pad(lum, pad, mode="reflect"), window, 1)
     mean_sq = F.avg_pool2d(F.pad(lum * lum, pad, mode="reflect"), window, 1)

@@ -93,13 +93,12 @@ def _run_folder(path: str) -> Path:
 
 
 def _train_overrides(args: argparse.Namespace) -> dict:
-    keys = {
-        "steps": "steps", "crop_size": "crop_size", "batch": "batch_size", "style_size": "style_size",
-        "style_weight": "style_weight", "content_weight": "content_weight", "lr": "lr", "content": "content",
-        "width": "width", "seed": "seed", "eval_every": "eval_every", "eval_batches": "eval_batches",
-        "checkpoint_every": "checkpoint_every", "log_every": "log_every", "precision": "precision",
-    }
-    out = {field: getattr(args, arg) for arg, field in keys.items() if getattr(args, arg, None) is not None}
+    # TrainConfig fields with an option of the same name (--batch is batch_size)
+    fields = ("steps", "crop_size", "style_size", "style_weight", "content_weight", "lr", "content", "width", "seed",
+              "eval_every", "eval_batches", "checkpoint_every", "log_every", "precision")
+    out = {field: getattr(args, field) for field in fields if getattr(args, field, None) is not None}
+    if getattr(args, "batch", None) is not None:
+        out["batch_size"] = args.batch
     if "content" in out:  # one value: "photos" or a folder; otherwise a list of images
         content = out["content"]
         out["content"] = content[0] if len(content) == 1 and (content[0] == "photos" or Path(content[0]).is_dir()) else list(content)

@@ -60,16 +60,18 @@ def crop_resize(photo: torch.Tensor, box: tuple[int, int, int, bool], size: int)
     return crop.flip(-1) if flip else crop
 
 
-def _photo_uint8(source: ImageSource, size: int) -> torch.Tensor:
-    if isinstance(source, str) and source in registry():
-        return _cached_photo_uint8(source, size)
+def _load_uint8(source: ImageSource, size: int) -> torch.Tensor:
     return (load_image(source, size) * 255).round().to(torch.uint8)
 
 
-@functools.lru_cache(maxsize=512)
-def _cached_photo_uint8(name: str, size: int) -> torch.Tensor:
-    # Registry photos decode once per process: notebooks and tests build many trainers.
-    return (load_image(name, size) * 255).round().to(torch.uint8)
+# Registry photos decode once per process: notebooks and tests build many trainers.
+_cached_photo_uint8 = functools.lru_cache(maxsize=512)(_load_uint8)
+
+
+def _photo_uint8(source: ImageSource, size: int) -> torch.Tensor:
+    if isinstance(source, str) and source in registry():
+        return _cached_photo_uint8(source, size)
+    return _load_uint8(source, size)
 
 
 class PhotoPool:

@@ -319,6 +319,18 @@ def _pil_to_tensor(img: Image.Image, size: Size = None) -> torch.Tensor:
     return torch.from_numpy(pil_to_array(img)).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
+def painting_thumbnail(name: str, size: int) -> torch.Tensor | None:
+    """A registry painting as a centre-cropped square [1, 3, size, size] in [0, 1], or None where
+    ``name`` is not a registry image or cannot be loaded (offline): figures and widgets then
+    show the style's name alone."""
+    if not isinstance(name, str) or name not in registry():
+        return None
+    try:
+        return square(load_image(name, size), size)
+    except (OSError, ValueError):
+        return None
+
+
 def image_name(source: ImageSource) -> str:
     """A short name for an image: its registry name, a file's stem, or "custom" for pixels in memory."""
     if isinstance(source, str):

@@ -198,7 +198,7 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     from .embedding import pca, style_vectors
-    from .images import load_image, square
+    from .images import painting_thumbnail
 
     coords, share = pca(style_vectors(model, part), 2)
     if coords.shape[1] < 2:  # two styles: one component
@@ -209,12 +209,9 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
     xs, ys = coords[:, 0].tolist(), coords[:, 1].tolist()
     ax.scatter(xs, ys, s=12, color="0.3", zorder=1)
     for name, x, y in zip(model.style_names, xs, ys):
-        try:
-            painting = _as_hwc(square(load_image(name), thumbnail))
-        except (KeyError, FileNotFoundError, ValueError):
-            painting = None  # not a registry painting: a dot and the name
+        painting = painting_thumbnail(name, thumbnail)  # None for a name that is not a registry painting: a dot
         if painting is not None:
-            box = AnnotationBbox(OffsetImage(painting, zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
+            box = AnnotationBbox(OffsetImage(_as_hwc(painting), zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
             ax.add_artist(box)
         ax.annotate(name, (x, y), xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
                     textcoords="offset points", ha="center", va="top", fontsize=6, zorder=3)

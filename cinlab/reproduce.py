@@ -292,12 +292,10 @@ def pack(data: Path, out: Path) -> list[Path]:
     if len(chunks) + 1 > MAX_PACK_FILES:
         raise ValueError(f"The results are {len(blob) / 2**20:.1f} MiB: more than {MAX_PACK_FILES - 1} parts of 16 MiB.")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, chunk in enumerate(chunks):
-        written.append(write_bytes(out / f"cinlab-pack.part{i + 1}", chunk, overwrite=True))
+    written = [write_bytes(out / f"cinlab-pack.part{i + 1}", chunk, overwrite=True) for i, chunk in enumerate(chunks)]
     manifest = {
         "format": "cinlab-pack", "version": 1, "sha256": hashlib.sha256(blob).hexdigest(),
-        "parts": [{"file": p.name, "bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in written],
+        "parts": [{"file": p.name, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for p, c in zip(written, chunks)],
     }
     written.append(write_bytes(out / "cinlab-pack.json", json.dumps(manifest, indent=1).encode(), overwrite=True))
     return written
@@ -309,12 +307,12 @@ def install(pack_dir: Path, data: Path, *, render: bool = True) -> list[str]:
     manifest = json.loads((pack_dir / "cinlab-pack.json").read_text())
     if manifest.get("format") != "cinlab-pack":
         raise ValueError(f"{pack_dir / 'cinlab-pack.json'} is not a cinlab pack manifest.")
-    blob = b""
+    parts = []
     for part in manifest["parts"]:
-        data_part = (pack_dir / part["file"]).read_bytes()
-        if hashlib.sha256(data_part).hexdigest() != part["sha256"]:
+        parts.append((pack_dir / part["file"]).read_bytes())
+        if hashlib.sha256(parts[-1]).hexdigest() != part["sha256"]:
             raise ValueError(f"{part['file']} is corrupt or incomplete (sha256 mismatch): copy it again.")
-        blob += data_part
+    blob = b"".join(parts)
     if hashlib.sha256(blob).hexdigest() != manifest["sha256"]:
         raise ValueError("The pack's parts do not add up to the packed archive: copy all parts again.")
     installed = []
@@ -325,8 +323,7 @@ def install(pack_dir: Path, data: Path, *, render: bool = True) -> list[str]:
                 raise ValueError(f"Unexpected entry {name!r} in the pack: refusing to install it.")
             content = archive.read(name)
             if file.endswith(".pt"):
-                tmp = io.BytesIO(content)
-                _check_checkpoint_bytes(tmp, name)
+                _check_checkpoint_bytes(content)
             write_bytes(data / folder / file, content, overwrite=True)
             installed.append(name)
     if render:
@@ -334,11 +331,11 @@ def install(pack_dir: Path, data: Path, *, render: bool = True) -> list[str]:
     return installed
 
 
-def _check_checkpoint_bytes(buffer: io.BytesIO, name: str) -> None:
+def _check_checkpoint_bytes(content: bytes) -> None:
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".pt") as f:
-        f.write(buffer.getvalue())
+        f.write(content)
         f.flush()
         load_checkpoint(f.name)  # raises CheckpointError for anything that is not a sound checkpoint
 

@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import style as styles
 from .hardware import choose_precision, module_device
-from .images import ImageSource, encode_image, load_image, resize, square, to_pil
+from .images import ImageSource, encode_image, load_image, painting_thumbnail, resize, to_pil
 from .model import ConvLayer, TransformerNet
 from .style import StyleCondition
 
@@ -339,16 +339,8 @@ def _font(size: int):
 def corner_thumbnails(names: Sequence[str], size: int = PAD_THUMB) -> list[Image.Image | None]:
     """Square thumbnails of the paintings ``names`` (registry names); None where a name is not
     a registry image (or it cannot be loaded), and the pad shows the name alone."""
-    from .registry import image_names
-
-    known = set(image_names())
-    thumbnails = []
-    for name in names:
-        try:
-            thumbnails.append(to_pil(square(load_image(name, size), size)) if name in known else None)
-        except (OSError, ValueError):
-            thumbnails.append(None)
-    return thumbnails
+    thumbnails = [painting_thumbnail(name, size) for name in names]
+    return [to_pil(t) if t is not None else None for t in thumbnails]
 
 
 def pad_picture(u: float, v: float, names: Sequence[str] = ("", "", "", ""), thumbnails: Sequence[Image.Image | None] | None = None) -> Image.Image:

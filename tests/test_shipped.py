@@ -36,8 +36,8 @@ def test_shipped_networks_load_with_their_recorded_styles_and_stylise(name, styl
 
 
 def test_shipped_fig5_and_fig6_networks():
-    for style in FIG5_STYLES:
-        assert load_model(MODELS / f"single_{style}.pt").style_names == [style]
+    for name in FIG5_STYLES:
+        assert load_model(MODELS / f"single_{name}.pt").style_names == [name]
     grown = load_model(MODELS / f"varied32_plus_{FINETUNE_STYLE}.pt")
     base = load_model(MODELS / "varied32.pt")
     assert grown.num_styles == 33 and grown.style_names[:32] == base.style_names
