@@ -303,3 +303,12 @@ def test_shuffle_tiles_permutes_blocks():
     blocks = {tuple(image[0, :, i : i + 4, j : j + 4].flatten().tolist()) for i in (0, 4) for j in (0, 4)}
     moved = {tuple(shuffled[0, :, i : i + 4, j : j + 4].flatten().tolist()) for i in (0, 4) for j in (0, 4)}
     assert blocks == moved  # the same four blocks, in another order
+
+
+def test_painting_thumbnail_is_a_square_of_a_registry_painting_or_none():
+    from cinlab.images import painting_thumbnail
+
+    thumb = painting_thumbnail("starry_night", 24)
+    assert thumb.shape == (1, 3, 24, 24) and 0 <= thumb.min() and thumb.max() <= 1
+    assert painting_thumbnail("not a painting", 24) is None
+    assert painting_thumbnail(3, 24) is None  # a style label, not a name
