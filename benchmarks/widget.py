@@ -15,7 +15,7 @@ alike), what a widget does per picture:
   (what the widget did before it cut the network down to the styles in use);
 - ``spatial full`` / ``spatial preview``: the StyleMixer's spatial split (2 styles) + JPEG.
 
-Threads: by default what the widget's render thread uses (:func:`cinlab.widgets.render_threads`,
+Threads: by default what the widget's render thread uses (:func:`cinlab.live.render_threads`,
 half the cores). Prints median and minimum wall time and median CPU time (process time, all
 threads) per row, and the load average before and after: on a shared machine the minimum is
 the best guess of the quiet-machine time.
@@ -35,7 +35,8 @@ from cinlab.checkpoint import load_model
 from cinlab.config import models_dir
 from cinlab.reference import PlainCIN, PlainNet
 from cinlab.style import StyleCondition
-from cinlab.widgets import PREVIEW_BUDGET_MS, StyleMixer, preview_side, render_threads
+from cinlab.live import render_threads
+from cinlab.widgets import PREVIEW_BUDGET_MS, StyleMixer, preview_side
 
 
 def main(argv=None):

@@ -12,16 +12,22 @@ ipywidgets, each returning a :class:`LiveMixer`:
 How a change becomes a picture quickly (measured in ``benchmarks/widget.py`` and, in a real
 browser, ``benchmarks/browser/widget_latency.py``):
 
-1. A control's callback only *requests* a picture and returns, so the kernel is free to take
-   the next change at once (:class:`LatestOnly`).
-2. A worker thread renders the newest state: a small **preview** as soon as it is free, then
-   the **full** picture once the controls have been still for ``settle_s`` (80 ms). The
-   preview is as large as fits ``PREVIEW_BUDGET_MS`` (50 ms), judged from the last full
-   render: the forward pass costs in proportion to the pixels. Changes that arrive during a
-   render are merged into the next one; stale pictures are never queued.
-3. The picture is a JPEG shown at its own pixel size (a preview is drawn into the same box), so
+1. **The browser shows what it already has.** The kernel sends every picture it renders to the
+   widget's view, which keeps them keyed by the controls' state (:mod:`cinlab.live`);
+   a control moved to a state it has shows that picture at once, with no message to the
+   kernel and back (~100 ms on 2 busy cores).
+2. **The kernel renders ahead.** While the controls are still, a worker thread renders the
+   states a student reaches next: one step of each control (the last one moved, in its
+   direction, first), then every value of each control and every point of the 2-D pad, as
+   small previews first and then full pictures. Only the widget used last does this.
+3. **Anything else is drawn at once, small, then in full.** A control's callback only
+   *requests* a picture (:class:`LatestOnly`); the worker renders a **preview** as large as
+   fits ``PREVIEW_BUDGET_MS`` (50 ms) at once, and the **full** picture once the controls have
+   been still for ``settle_s`` (80 ms). The full picture is the largest, up to ``size``, that
+   renders within ``FULL_BUDGET_MS`` (180 ms), so that it settles within 300 ms.
+4. The picture is a JPEG shown at its own pixel size (a preview is drawn into the same box), so
    the browser never stretches it.
-4. On a CPU the worker uses half the cores (one of two): the browser, the Jupyter server and
+5. On a CPU the worker uses half the cores (one of two): the browser, the Jupyter server and
    the kernel's own thread need the other one, and two threads fighting for one core are slower
    than one thread alone.
 
@@ -31,7 +37,8 @@ a widget whose kernel has gone (a restart) says so in red under its picture.
 
 (Longer than the other modules, on purpose: the headless :class:`StyleMixer`, the render
 scheduling, the pad's picture and the four widgets are one feature, and a change to how a
-picture is scheduled or drawn touches all of them together.)
+picture is scheduled or drawn touches all of them together. The frame cache, which is not
+about style, and the render threads are in :mod:`cinlab.live`.)
 """
 
 from __future__ import annotations
@@ -40,9 +47,8 @@ import base64
 import copy
 import io
 import math
-import os
-import threading
 import time
+import weakref
 from typing import Callable, Sequence
 
 import torch
@@ -52,12 +58,9 @@ from PIL import Image, ImageDraw, ImageFont
 from . import style as styles
 from .hardware import choose_precision, module_device
 from .images import ImageSource, encode_image, load_image, painting_thumbnail, resize, to_pil
+from .live import Frame, FrameCache, LatestOnly, RenderCancelled, axis, control_state, frame_picture_class, full_side, is_selection, prefetch_plan, render_threads, state_key
 from .model import ConvLayer, TransformerNet
 from .style import StyleCondition
-
-
-class RenderCancelled(Exception):
-    """A render stopped part-way because its picture was no longer wanted (see :meth:`StyleMixer.render`)."""
 
 
 class StyleMixer:
@@ -95,7 +98,7 @@ class StyleMixer:
         for layer in self._network.modules():
             if isinstance(layer, ConvLayer):
                 layer.register_forward_pre_hook(self._stop_if_cancelled)
-        self._cancelled: Callable[[], bool] | None = None
+        self._cancel: list[Callable[[], bool] | None] = [None]  # shared with forks: the hooks above read it
         self.num_styles = model.num_styles
         self.weights = styles.mixture_weights({0: 1.0}, self.num_styles)
         self.spatial: torch.Tensor | None = None
@@ -157,19 +160,33 @@ class StyleMixer:
             condition = StyleCondition("weights", self.weights.to(self.device)[None])
         else:
             condition = self._spatial_condition(content.shape[-2:])
-        self._cancelled = cancelled
+        self._cancel[0] = cancelled
         try:
             with self.precision.autocast():
                 out = self._network(content, condition, check=False)
         finally:
-            self._cancelled = None
+            self._cancel[0] = None
         out = out.float().cpu()
         self.last_ms = (time.perf_counter() - start) * 1000
         return out
 
     def _stop_if_cancelled(self, layer, inputs) -> None:
-        if self._cancelled is not None and self._cancelled():
+        cancelled = self._cancel[0]
+        if cancelled is not None and cancelled():
             raise RenderCancelled()
+
+    def fork(self) -> "StyleMixer":
+        """A second mixer of the same network and photo (the parameters shared, no memory) with
+        its own modules and mixture: a live widget renders ahead with it, in another thread,
+        while this one draws what is on screen."""
+        twin = StyleMixer(self.model, self.content, size=self.size)
+        twin.precision = self.precision
+        return twin
+
+    def resize(self, size: int) -> None:
+        """Make ``size`` (shorter side, px, at most the photo's loaded size) the full picture's size."""
+        self.content = self.content_at(size)
+        self.size = size
 
     def _spatial_condition(self, size: tuple[int, int]) -> StyleCondition:
         """The condition for the spatial weights at ``size`` (H, W), on the styles they use.
@@ -209,109 +226,15 @@ class StyleMixer:
         return w @ norm.gamma, w @ norm.beta
 
 
-# ----------------------------------------------------------------------------- keeping up with the controls
-
-
-def render_threads() -> int:
-    """Threads for a live render on the CPU: half the cores, at least one
-    (``CINLAB_RENDER_THREADS`` overrides it, e.g. to measure).
-
-    On 2 cores the browser, the Jupyter server and the kernel's main thread need one of them
-    while the picture renders; a forward pass with 2 threads on a core that is also busy
-    waits at every layer for the thread that lost the core (measured: 128 px took 960 ms with
-    2 threads against 183 ms with 1 while the browser was busy).
-    """
-    return int(os.environ.get("CINLAB_RENDER_THREADS") or max(1, (os.cpu_count() or 2) // 2))
-
-
-class LatestOnly:
-    """Draw the newest state in a worker thread, never a stale one.
-
-    Every change of a control calls :meth:`request`, which returns at once. The worker then
-    calls ``draw(True)`` (a preview) as soon as it is free, and ``draw(False)`` (the full
-    picture) once no request has come for ``settle_s`` seconds. ``draw`` reads the controls
-    when it starts, so requests that arrive while it runs are merged into the next draw: during
-    a drag the worker draws previews back to back, each of the latest position, and nothing
-    queues up behind it. A full draw may stop early with :class:`RenderCancelled` when
-    :meth:`pending` says a new request has come (the next preview then starts at once).
-
-    ``threads`` (default :func:`render_threads`) sets ``torch.set_num_threads`` for the worker
-    thread (the notebook's own thread keeps its setting; threads started later start with it).
-    ``draws`` counts the pictures drawn; :meth:`wait` blocks until the worker has nothing left
-    to do (for tests and scripts).
-    """
-
-    def __init__(self, draw: Callable[[bool], None], *, settle_s: float = 0.08, threads: int | None = None):
-        self.draw = draw
-        self.settle_s = settle_s
-        self.threads = threads or render_threads()
-        self.draws = {"preview": 0, "full": 0, "cancelled": 0}
-        self.error: BaseException | None = None  # the last exception ``draw`` raised
-        self._cond = threading.Condition()
-        self._changed = False
-        self._idle = True
-        self._closed = False
-        self._thread = threading.Thread(target=self._work, name="cinlab-live-render", daemon=True)
-        self._thread.start()
-
-    def request(self) -> None:
-        """A control changed: draw the new state soon."""
-        with self._cond:
-            self._changed, self._idle = True, False
-            self._cond.notify_all()
-
-    def pending(self) -> bool:
-        """Whether a request is waiting (a full picture being drawn is then already stale)."""
-        return self._changed
-
-    def wait(self, timeout: float | None = 30.0) -> bool:
-        """Block until every request has been drawn at full quality; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._idle or self._closed, timeout)
-
-    def close(self) -> None:
-        """Stop the worker (after the draw in progress, if any)."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def _next_change(self, timeout: float | None) -> bool:
-        """Wait up to ``timeout`` seconds (None: until there is one) for a request; take it."""
-        with self._cond:
-            if timeout is None and not self._changed:
-                self._idle = True
-                self._cond.notify_all()
-            self._cond.wait_for(lambda: self._changed or self._closed, timeout)
-            changed, self._changed = self._changed, False
-            return changed
-
-    def _work(self) -> None:
-        torch.set_num_threads(self.threads)
-        full_due = False
-        while not self._closed:
-            if self._next_change(self.settle_s if full_due else None):
-                self._draw(preview=True)
-                full_due = True
-            elif full_due and not self._closed:
-                self._draw(preview=False)
-                full_due = False
-
-    def _draw(self, preview: bool) -> None:
-        try:
-            self.draw(preview)
-            self.draws["preview" if preview else "full"] += 1
-        except RenderCancelled:  # the controls moved again: the next loop draws a preview
-            self.draws["cancelled"] += 1
-        except Exception as error:  # keep the worker alive; the widget shows its own message
-            self.error = error
-
-
 # ----------------------------------------------------------------------------- the 2-D pad's picture
 
 #: Sizes of the pad picture in px: corner thumbnails, the square between them, and the margin
 #: inside the square that keeps the dot (radius ``PAD_DOT``) whole at the corners.
 PAD_THUMB, PAD_SQUARE, PAD_MARGIN, PAD_DOT = 64, 160, 9, 7
 PAD_SIZE = PAD_THUMB + PAD_SQUARE + PAD_THUMB
+#: The pad's grid: clicks snap to it, and all its 11 x 11 points are rendered ahead (previews
+#: of all of them take ~5 s on 2 CPU cores; a finer grid would leave clicks waiting for the kernel).
+PAD_STEP = 0.1
 
 
 def pad_point(u: float, v: float) -> tuple[float, float]:
@@ -379,6 +302,13 @@ def pad_picture(u: float, v: float, names: Sequence[str] = ("", "", "", ""), thu
 PREVIEW_BUDGET_MS = 50.0
 MIN_PREVIEW = 48
 
+#: What a full render may take (ms) for the picture to settle within 300 ms of the last
+#: movement: the round trip and the paint add ~100 ms on 2 busy cores. Where the full picture
+#: asked for (``size``) renders slower, the widget draws the largest one that fits (a multiple
+#: of 16 px): on the 2-core AMD EPYC, 256 px asked takes 600-700 ms, so 128 px (~160 ms) is drawn.
+#: ``full_budget_ms=None`` keeps ``size`` whatever it costs.
+FULL_BUDGET_MS = 180.0
+
 
 def preview_side(size: int, full_ms: float) -> int | None:
     """The shorter side of a preview for a ``size`` px picture whose full render takes
@@ -406,53 +336,95 @@ STILL_CAPTION = "live widget: run this cell to use it"
 
 
 class LiveMixer:
-    """A live style-mixing widget: controls, the picture and a status line around a :class:`StyleMixer`.
+    """A live style-mixing widget: controls and the picture around a :class:`StyleMixer`.
 
     Args:
         mixer: renders the picture.
-        controls: the ipywidgets whose ``value`` changes trigger a new picture.
-        update: reads the controls and sets the mixer's mixture; returns a short description
-            for the status line, or raises ``ValueError`` when there is nothing to show (the
-            message is shown instead, and the old picture dimmed).
-        title: what the widget is (for the status line and the still picture).
+        controls: the ipywidgets (sliders, dropdowns, toggle buttons) whose state picks the
+            picture; a change of any ``value`` draws a new one.
+        apply: ``apply(mixer, values)`` sets ``mixer``'s mixture for the controls' ``values``
+            (one per control: a slider's value, a selection's option value) and returns a short
+            description for the caption, or raises ``ValueError`` when there is nothing to show
+            (the message is shown instead, and the old picture dimmed).
+        title: what the widget is (for the still picture).
         panel: an optional widget shown above the controls (the 2-D pad), and ``panel_still``
             a function that draws it for :meth:`still`.
+        grids: pairs of controls (indices) that move together, like the pad's two coordinates:
+            every point of their grid is rendered ahead.
         preview_size: shorter side of the previews in px (default: chosen to fit
             ``PREVIEW_BUDGET_MS``, see :attr:`preview_size`).
+        full_budget_ms: the full picture is the largest, up to ``mixer.size``, that renders in
+            this time (default ``FULL_BUDGET_MS``; None: always ``mixer.size``).
         settle_s: how long the controls must be still before the full picture is drawn.
         threads: torch threads for the renders (default :func:`render_threads`).
 
+    How a change becomes a picture: the browser shows at once any state whose picture it has
+    (:mod:`cinlab.live`); the kernel draws the others, a preview and then the full
+    picture, and while the controls are still renders ahead the states one step away, then
+    whole rows of values (``cache`` holds what it sent).
+
     ``widget`` is the ipywidgets box (``display(live.widget)`` or just ``live`` in a cell);
-    ``image``, ``status`` and ``renderer`` are handles for tests and notebooks.
+    ``image`` (the picture), ``caption``, ``current`` and ``renderer`` are handles for tests
+    and notebooks.
     """
 
-    def __init__(self, mixer: StyleMixer, controls: Sequence, update: Callable[[], str], *, title: str,
-                 panel=None, panel_still: Callable[[], Image.Image] | None = None,
-                 preview_size: int | None = None, settle_s: float = 0.08, threads: int | None = None):
+    def __init__(self, mixer: StyleMixer, controls: Sequence, apply: Callable[[StyleMixer, list], str], *, title: str,
+                 panel=None, panel_still: Callable[[], Image.Image] | None = None, grids: Sequence[tuple[int, int]] = (),
+                 preview_size: int | None = None, full_budget_ms: float | None = FULL_BUDGET_MS,
+                 settle_s: float = 0.08, threads: int | None = None):
         import ipywidgets as W
 
-        self.mixer, self.controls, self.update, self.title = mixer, list(controls), update, title
+        self.mixer, self.controls, self.apply, self.title = mixer, list(controls), apply, title
         self.panel_still = panel_still
         self.fixed_preview = preview_size
+        self.threads = threads or render_threads()
+        self.requested_size = mixer.size
         self.full_ms = float("inf")  # time of the last full render, to size the previews
-        self.description = ""
+        self.cache = FrameCache()
+        self.axes = [axis(c) for c in self.controls]
+        self.grids = list(grids)
+        self.current: tuple[str, Frame] | None = None  # the kernel's current state and its frame
+        self.picture: bytes | None = None  # the last full picture shown (JPEG), for the still
+        self.renderer: LatestOnly | None = None
+        self._state = self.state()
+        self._moved: tuple[int, int] | None = None
+        self._plan = None
+        with _threads(self.threads):  # the first picture, before the cell ends (and in the saved still)
+            if full_budget_ms is not None:
+                self._fit_size(full_budget_ms)
+            self._draw(preview=False)
+        self.ahead = mixer.fork()  # renders ahead without touching ``mixer``'s mixture
         h, w = mixer.content.shape[-2:]
-        # Shown at its own size (a preview is scaled up into the same box); never wider than the page.
-        self.image = W.Image(format="jpeg", layout=W.Layout(width=f"{w}px", height=f"{h}px", max_width="100%", object_fit="contain"))
-        self.image.add_class("cinlab-picture")
-        self.status = W.HTML(layout=W.Layout(max_width=f"{max(w, 320)}px"))
-        self.status.add_class("cinlab-status")
+        self.image = frame_picture_class()(controls=self.controls, width=w, height=h)
+        self.image.on_msg(self._on_browser)
         offline = W.HTML(_CSS + OFFLINE_HINT)
         offline.add_class("cinlab-offline")
-        self.renderer: LatestOnly | None = None
-        self._draw(preview=False)  # the first picture, before the cell ends (and in the saved still)
-        self.renderer = LatestOnly(self._draw, settle_s=settle_s, threads=threads)
+        _LAST_USED[0] = weakref.ref(self)  # the newest widget renders ahead first
+        self.renderer = LatestOnly(self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead)
         for control in self.controls:
-            control.observe(lambda _: self.renderer.request(), names="value")
+            control.observe(self._changed, names="value")
         left = [panel] if panel is not None else []
-        self.widget = W.VBox([W.HBox([W.VBox(left + self.controls), W.VBox([self.image, self.status])]), offline])
+        self.widget = W.VBox([W.HBox([W.VBox(left + self.controls), self.image]), offline])
 
-    # ------------------------------------------------------------------ drawing
+    def _changed(self, _change=None) -> None:
+        _LAST_USED[0] = weakref.ref(self)
+        self.renderer.request()
+
+    @property
+    def rendering_ahead(self) -> bool:
+        """Whether this widget may render ahead: only the one last used (or made) does, so that
+        a notebook's other widgets leave the cores to it; the others resume when used."""
+        return _LAST_USED[0] is not None and _LAST_USED[0]() is self
+
+    # ------------------------------------------------------------------ states
+
+    def state(self) -> tuple:
+        """The controls' state now (see :func:`cinlab.live.control_state`)."""
+        return tuple(control_state(c) for c in self.controls)
+
+    def values(self, state: tuple) -> list:
+        """What ``apply`` gets for ``state``: a slider's value, a selection's option value."""
+        return [c._options_values[x] if is_selection(c) else x for c, x in zip(self.controls, state)]
 
     @property
     def preview_size(self) -> int | None:
@@ -462,38 +434,125 @@ class LiveMixer:
             return self.fixed_preview
         return preview_side(self.mixer.size, self.full_ms)
 
+    @property
+    def caption(self) -> str:
+        """The line under the current picture, or the message shown instead of one."""
+        if self.current is None:
+            return ""
+        frame = self.current[1]
+        return f"Nothing to show: {frame.error}" if frame.error else frame.caption
+
+    @property
+    def description(self) -> str:
+        return self.caption.split(" — ")[0]
+
+    # ------------------------------------------------------------------ drawing
+
+    def _fit_size(self, budget_ms: float) -> None:
+        """Draw the full picture smaller where ``mixer.size`` renders slower than ``budget_ms``
+        (see ``FULL_BUDGET_MS``): timed at the asked size, then, if smaller, once more."""
+        for _ in range(2):  # at the asked size, then (if smaller) at the new one
+            self.mixer.render()
+            ms = self.mixer.last_ms
+            if ms < 3 * budget_ms:  # the first render of a size also warms up: near the budget, time it again
+                self.mixer.render()
+                ms = min(ms, self.mixer.last_ms)
+            self.full_ms = ms
+            side = full_side(self.mixer.size, self.mixer.size, ms, budget_ms)
+            if side >= self.mixer.size:
+                return
+            self.mixer.resize(side)
+
+    def _render(self, mixer: StyleMixer, state: tuple, *, full: bool, cancelled: Callable[[], bool] | None = None) -> Frame:
+        """Render ``state`` with ``mixer``: the full picture or a preview; kept in ``cache``.
+        ``cancelled`` may stop the render (:meth:`StyleMixer.render`)."""
+        try:
+            description = self.apply(mixer, self.values(state))
+        except ValueError as error:  # e.g. all weights zero: say so instead of a picture
+            frame = Frame(None, True, error=str(error))
+        else:
+            size = None if full else self.preview_size
+            out = mixer.render(size, cancelled=cancelled)
+            if size is None:
+                self.full_ms = mixer.last_ms
+            h, w = out.shape[-2:]
+            what = f"{w}×{h} px" if size is None else f"preview {w}×{h} px"
+            frame = Frame(mixer.encode(out, quality=90 if size is None else 80), size is None,
+                          f"{description} — {what}, {mixer.last_ms:.0f} ms per render")
+        self.cache.put(state_key(state), frame)
+        return frame
+
     def _draw(self, preview: bool) -> None:
-        """Read the controls, render (a preview or the full picture) and show it."""
-        try:
-            self.description = self.update()
-        except ValueError as error:  # e.g. all weights zero: say so, and dim the old picture
-            self.image.add_class("cinlab-stale")
-            self.status.value = f"<span style='color:#a40000'><b>Nothing to show:</b> {error}</span>"
-            return
-        size = self.preview_size if preview else None
-        # a full render stops as soon as the controls move again (previews are short: they finish)
-        cancelled = self.renderer.pending if (self.renderer is not None and not preview) else None
-        try:
-            out = self.mixer.render(size, cancelled=cancelled)
-        except RenderCancelled:
-            raise
-        except Exception as error:
-            self.status.value = f"<span style='color:#a40000'><b>Render failed:</b> {error!r}</span>"
-            raise
-        if size is None:
-            self.full_ms = self.mixer.last_ms
-        self.image.value = self.mixer.encode(out, quality=80 if size else 90)
-        self.image.remove_class("cinlab-stale")
-        h, w = out.shape[-2:]
-        what = f"preview {w}×{h} px" if size else f"{w}×{h} px"
-        self.status.value = f"<small>{self.description} — {what}, {self.mixer.last_ms:.0f} ms per render</small>"
+        """Show the controls' current state: from the cache, else rendered (a preview, or the
+        full picture; a preview is skipped where the full picture fits the preview budget)."""
+        state = self.state()
+        if state != self._state:
+            changed = [i for i, (a, b) in enumerate(zip(state, self._state)) if a != b]
+            if len(changed) == 1:  # the control that moved, and which way: rendered ahead first
+                i = changed[0]
+                self._moved = (i, 1 if self.axes[i].index(state[i]) > self.axes[i].index(self._state[i]) else -1) \
+                    if state[i] in self.axes[i] and self._state[i] in self.axes[i] else None
+            self._state, self._plan = state, None
+        key = state_key(state)
+        full = not preview or self.preview_size is None
+        frame = self.cache.get(key)
+        sent = frame is not None  # every frame in the cache has gone to the browser
+        if frame is None or (full and not frame.full):
+            sent = False
+            try:
+                # a full render stops as soon as the controls move again (previews are short: they finish)
+                cancelled = self.renderer.pending if (self.renderer is not None and not preview) else None
+                frame = self._render(self.mixer, state, full=full, cancelled=cancelled)
+            except RenderCancelled:
+                raise
+            except Exception as error:
+                self._show(key, Frame(None, True, error=f"the render failed: {error!r}"))
+                raise
+        self._show(key, frame, sent=sent)
+
+    def _show(self, key: str, frame: Frame, *, sent: bool = False) -> None:
+        """Make ``frame`` the current picture; ``sent``: the browser has it already (a name is enough)."""
+        if self.current is not None and self.current[0] == key and self.current[1] is frame:
+            return  # already on screen
+        self.current = (key, frame)
+        if frame.jpeg is not None and frame.full:
+            self.picture = frame.jpeg  # for the still picture
+        if self.renderer is not None:  # (the first picture goes when the browser asks: ``_on_browser``)
+            self.image.send_frame(key, frame, live=True, bytes=not sent)
+
+    def _render_ahead(self) -> bool:
+        """Render the next state of the prefetch plan that is not in the cache and send it to
+        the browser; False when the plan is done or another widget is in use (see
+        :func:`cinlab.live.prefetch_plan` and :attr:`rendering_ahead`)."""
+        if not self.rendering_ahead:
+            return False
+        if self._plan is None:
+            self._plan = prefetch_plan(self._state, self.axes, previews=self.preview_size is not None,
+                                       moved=self._moved, grids=self.grids)
+        for state, full in self._plan:
+            key = state_key(state)
+            if self.cache.has(key, full):
+                continue
+            frame = self._render(self.ahead, state, full=full, cancelled=lambda: self.renderer.pending() or not self.rendering_ahead)
+            self.image.send_frame(key, frame, live=False)
+            return True
+        return False
+
+    def _on_browser(self, _widget, content, _buffers) -> None:
+        """A view opened in the browser (first display, a page reload): send it every frame."""
+        if content.get("kind") == "ready":
+            for key, frame in self.cache.items():
+                self.image.send_frame(key, frame, live=False)
+            if self.current is not None:
+                self.image.send_frame(*self.current, live=True)
 
     # ------------------------------------------------------------------ without a kernel
 
     def still(self) -> Image.Image:
         """A still picture of the widget for saved notebooks: the panel picture (if any) and the
         current picture, with the line "live widget: run this cell" and the current mixture."""
-        picture = Image.open(io.BytesIO(self.image.value)).convert("RGB")
+        h, w = self.mixer.content.shape[-2:]
+        picture = Image.open(io.BytesIO(self.picture)).convert("RGB") if self.picture else Image.new("RGB", (w, h), (230, 230, 230))
         panel = self.panel_still() if self.panel_still is not None else None
         parts = [panel, picture] if panel is not None else [picture]
         width = sum(p.width for p in parts) + 8 * (len(parts) - 1)
@@ -526,6 +585,23 @@ class LiveMixer:
         self.widget.close()
 
 
+_LAST_USED: list = [None]  # a weak reference to the live widget last used or made
+
+
+class _threads:
+    """``with _threads(n):`` torch uses ``n`` threads in this thread, then its old number again."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.old)
+
+
 # ----------------------------------------------------------------------------- the four widgets
 
 
@@ -549,11 +625,12 @@ def two_style_slider(model: TransformerNet, content: ImageSource, a: int = 0, b:
     pick_b = W.Dropdown(options=_style_options(model), value=b, description="B")
     alpha = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="alpha")
 
-    def update():
-        mixer.set_pair(pick_a.value, pick_b.value, alpha.value)
+    def apply(mixer, values):
+        a, b, alpha = values
+        mixer.set_pair(a, b, alpha)
         return _percent(mixer.weights, model.style_names)
 
-    live = LiveMixer(mixer, [pick_a, pick_b, alpha], update, title="two styles", **options)
+    live = LiveMixer(mixer, [pick_a, pick_b, alpha], apply, title="two styles", **options)
     live.pick_a, live.pick_b, live.alpha = pick_a, pick_b, alpha
     return live
 
@@ -569,16 +646,16 @@ def weight_sliders(model: TransformerNet, content: ImageSource, styles: Sequence
         for i, s in enumerate(styles)
     ]
 
-    def update():
+    def apply(mixer, values):
         raw = torch.zeros(model.num_styles)
-        for s, slider in zip(styles, sliders):
-            raw[s] = slider.value
+        for s, value in zip(styles, values):
+            raw[s] = value
         if raw.sum() <= 0:
             raise ValueError(f"all {len(sliders)} weights are 0, so there is no mixture; raise at least one slider.")
         mixer.set_weights(raw)
         return _percent(mixer.weights, model.style_names)
 
-    live = LiveMixer(mixer, sliders, update, title="weights", **options)
+    live = LiveMixer(mixer, sliders, apply, title="weights", **options)
     live.sliders = sliders
     return live
 
@@ -595,35 +672,55 @@ def style_pad(model: TransformerNet, content: ImageSource, corners: Sequence[int
     mixer = StyleMixer(model, content, size=size)
     names = [model.style_names[c] for c in corners]
     thumbnails = corner_thumbnails(names)
-    u = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="left-right")
-    v = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="top-bottom")
+    u = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=PAD_STEP, description="left-right")
+    v = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=PAD_STEP, description="top-bottom")
     pad = W.Image(format="jpeg", layout=W.Layout(width=f"{PAD_SIZE}px", height=f"{PAD_SIZE}px"))
     pad.add_class("cinlab-pad")
 
+    drawing = [True]
+    made: list[LiveMixer] = []  # the widget, once made
+
     def draw_pad(_=None):
+        if not drawing[0]:
+            return
         buffer = io.BytesIO()
         pad_picture(u.value, v.value, names, thumbnails).save(buffer, format="JPEG", quality=90)
         pad.value = buffer.getvalue()
 
     def on_pointer(event):  # a press, or a move with the (left) button down: put the point there
-        if event["type"] == "mousedown" or event.get("buttons", 0) & 1:
-            point = pad_uv(event["dataX"], event["dataY"])
-            u.value, v.value = (round(p / 0.02) * 0.02 for p in point)
+        if event["type"] in ("mousedown", "mouseup", "mouseleave"):  # moves are watched only while pressed
+            moves.watched_events = ["mousemove"] if event["type"] == "mousedown" else []
+        if event["type"] == "mousedown" or (event["type"] == "mousemove" and event.get("buttons", 0) & 1):
+            point = [round(round(p / PAD_STEP) * PAD_STEP, 4) for p in pad_uv(event["dataX"], event["dataY"])]
+            if point != [u.value, v.value]:
+                if made:  # the browser shows the new point's picture now (if it has it), not u's move then v's
+                    made[0].image.show_state(state_key(tuple(point)))
+                drawing[0] = False  # the pad picture once for both coordinates, after they have gone to the browser
+                u.value, v.value = point
+                drawing[0] = True
+                draw_pad()
 
-    def update():
-        mixer.set_pad(corners, u.value, v.value)
+    def apply(mixer, values):
+        mixer.set_pad(corners, *values)
         return _percent(mixer.weights, model.style_names)
 
     draw_pad()
     u.observe(draw_pad, names="value")
     v.observe(draw_pad, names="value")
-    # prevent_default_action: no native image drag, so moves keep coming while the button is down
-    events = Event(source=pad, watched_events=["mousedown", "mousemove"], prevent_default_action=True)
-    events.on_dom_event(on_pointer)
+    # Every event is a message the kernel handles (~30-50 ms each on 2 busy cores), in order: so
+    # moves are watched only while the button is down (hovering would queue messages before a
+    # click) and at most every 50 ms. prevent_default_action: no native image drag, so moves keep
+    # coming while the button is down.
+    presses = Event(source=pad, watched_events=["mousedown", "mouseup", "mouseleave"], prevent_default_action=True)
+    moves = Event(source=pad, watched_events=[], prevent_default_action=True, throttle_or_debounce="throttle", wait=50)
+    events = [presses, moves]
+    for source in events:
+        source.on_dom_event(on_pointer)
     legend = W.HTML("<small>Click or drag in the square; the sliders move the same point.</small>")
-    live = LiveMixer(mixer, [u, v], update, title="2-D pad", panel=W.VBox([pad, legend]),
+    live = LiveMixer(mixer, [u, v], apply, title="2-D pad", panel=W.VBox([pad, legend]), grids=[(0, 1)],
                      panel_still=lambda: pad_picture(u.value, v.value, names, thumbnails), **options)
     live.u, live.v, live.pad, live.pad_events, live.on_pointer = u, v, pad, events, on_pointer
+    made.append(live)
     return live
 
 
@@ -639,11 +736,12 @@ def spatial_blend(model: TransformerNet, content: ImageSource, a: int = 0, b: in
     position = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="position")
     softness = W.FloatSlider(value=0.15, min=0.01, max=0.5, step=0.01, description="softness")
 
-    def update():
-        mixer.set_spatial(pick_a.value, pick_b.value, kind.value, position.value, softness.value)
-        where = {"horizontal": "left | right", "vertical": "top / bottom", "circle": "outside / inside"}[kind.value]
-        return f"{model.style_names[pick_a.value]} {where} {model.style_names[pick_b.value]}"
+    def apply(mixer, values):
+        a, b, split, where, soft = values
+        mixer.set_spatial(a, b, split, where, soft)
+        sides = {"horizontal": "left | right", "vertical": "top / bottom", "circle": "outside / inside"}[split]
+        return f"{model.style_names[a]} {sides} {model.style_names[b]}"
 
-    live = LiveMixer(mixer, [pick_a, pick_b, kind, position, softness], update, title="spatial blend", **options)
+    live = LiveMixer(mixer, [pick_a, pick_b, kind, position, softness], apply, title="spatial blend", **options)
     live.pick_a, live.pick_b, live.kind, live.position, live.softness = pick_a, pick_b, kind, position, softness
     return live

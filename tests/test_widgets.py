@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cinlab import widgets
+from cinlab import live as live_threads, widgets
 from cinlab.model import TransformerNet
 from cinlab.style import StyleCondition
 from cinlab.widgets import LatestOnly, StyleMixer, pad_picture, pad_point, pad_uv, spatial_blend, style_pad, two_style_slider, weight_sliders
@@ -49,7 +49,7 @@ def live():
 
 
 def picture_size(live_widget) -> tuple[int, int]:
-    return Image.open(io.BytesIO(live_widget.image.value)).size
+    return Image.open(io.BytesIO(live_widget.picture)).size
 
 
 # ----------------------------------------------------------------------------- StyleMixer
@@ -166,7 +166,7 @@ def test_latest_only_draws_the_newest_state_and_drops_stale_ones():
     assert len(drawn) < 15  # coalesced: nowhere near one render per change
     assert previews == sorted(previews) and previews[-1] == 40  # never an older state after a newer one
     assert fulls == [40] and drawn[-1] == (False, 40)  # one full picture, of the last state, at the end
-    assert renderer.draws == {"preview": len(previews), "full": 1, "cancelled": 0}
+    assert renderer.draws == {"preview": len(previews), "full": 1, "cancelled": 0, "background": 0}
 
 
 def test_latest_only_waits_for_the_controls_to_settle_before_the_full_picture():
@@ -231,12 +231,12 @@ def test_latest_only_uses_its_own_thread_count_and_survives_errors():
 
 def test_render_threads_leave_half_the_cores_to_the_browser(monkeypatch):
     monkeypatch.delenv("CINLAB_RENDER_THREADS", raising=False)
-    monkeypatch.setattr(widgets.os, "cpu_count", lambda: 2)
-    assert widgets.render_threads() == 1
-    monkeypatch.setattr(widgets.os, "cpu_count", lambda: 16)
-    assert widgets.render_threads() == 8
+    monkeypatch.setattr(live_threads.os, "cpu_count", lambda: 2)
+    assert live_threads.render_threads() == 1
+    monkeypatch.setattr(live_threads.os, "cpu_count", lambda: 16)
+    assert live_threads.render_threads() == 8
     monkeypatch.setenv("CINLAB_RENDER_THREADS", "2")
-    assert widgets.render_threads() == 2
+    assert live_threads.render_threads() == 2
 
 
 # ----------------------------------------------------------------------------- the widgets
@@ -248,18 +248,20 @@ def test_two_style_slider_renders_a_preview_then_the_full_picture(model, photo, 
     sizes = []
     render = box.mixer.render
     box.mixer.render = lambda size=None, **kw: sizes.append(size) or render(size, **kw)
-    before = box.image.value
+    before = box.picture
+    box.cache.clear()  # nothing rendered ahead: the kernel draws this state itself
     box.alpha.value = 1.0
     assert box.renderer.wait(5)
     assert sizes == [16, None]  # a small preview at once, the full picture after the pause
-    assert box.image.value != before and picture_size(box) == (38, 32)
+    assert box.picture != before and picture_size(box) == (38, 32)
     torch.testing.assert_close(box.mixer.weights, torch.tensor([0.0, 0.0, 0.0, 1.0]))
-    assert "ms per render" in box.status.value and "preview" not in box.status.value and "d 100 %" in box.status.value
+    assert "ms per render" in box.caption and "preview" not in box.caption and "d 100 %" in box.caption
 
 
 def test_the_preview_is_as_large_as_fits_the_time_budget(model, photo, live, monkeypatch):
-    box = two_style_slider(model, photo, 0, 3, size=256)
+    box = two_style_slider(model, photo, 0, 3, size=256, full_budget_ms=None)
     live(box)
+    assert box.renderer.wait(60, background=True)  # nothing renders (and times itself) behind the test's back
     monkeypatch.setattr(widgets, "PREVIEW_BUDGET_MS", 50.0)
     box.full_ms = 40.0  # a GPU: the full picture fits the budget, no preview
     assert box.preview_size is None
@@ -275,18 +277,19 @@ def test_the_preview_is_as_large_as_fits_the_time_budget(model, photo, live, mon
     render = box.mixer.render
     box.mixer.render = lambda size=None, **kw: sizes.append(size) or render(size, **kw)
     box.full_ms = 30.0
+    box.cache.clear()
     box.alpha.value = 0.8
     assert box.renderer.wait(30)
-    assert sizes == [None, None]  # every picture at full size
+    assert sizes == [None]  # the full picture at once, and only once
 
 
 def test_pictures_are_shown_at_their_own_size(model, photo, live):
     box = two_style_slider(model, photo, 0, 1, size=32)
     live(box)
     w, h = picture_size(box)
-    layout = box.image.layout
-    assert (layout.width, layout.height) == (f"{w}px", f"{h}px")  # never stretched to the output width
-    assert layout.max_width == "100%" and layout.object_fit == "contain"  # a narrow page shrinks it, undistorted
+    assert (box.image.width, box.image.height) == (w, h)  # the browser sizes the <img> to these (frame_cache.js)
+    js = (ROOT / "cinlab" / "frame_cache.js").read_text()
+    assert 'maxWidth: "100%", objectFit: "contain"' in js  # a narrow page shrinks it, undistorted
 
 
 def test_weight_sliders_normalise(model, photo, live):
@@ -303,22 +306,22 @@ def test_all_weights_zero_shows_a_message_and_dims_the_picture(model, photo, liv
     for slider in box.sliders:
         slider.value = 0.0
     assert box.renderer.wait(5)
-    assert "Nothing to show" in box.status.value and "raise at least one slider" in box.status.value
-    assert "cinlab-stale" in box.image._dom_classes
+    assert "Nothing to show" in box.caption and "raise at least one slider" in box.caption
+    assert box.current[1].error and box.current[1].jpeg is None  # the browser dims the old picture (frame_cache.js)
     box.sliders[2].value = 0.5  # back to a mixture: a picture again
     assert box.renderer.wait(5)
-    assert "cinlab-stale" not in box.image._dom_classes and "ms per render" in box.status.value
+    assert box.current[1].error is None and "ms per render" in box.caption
     torch.testing.assert_close(box.mixer.weights, torch.tensor([0.0, 0.0, 1.0, 0.0]))
 
 
 def test_spatial_blend_widget(model, photo, live):
     blend = spatial_blend(model, photo, 0, 2, size=32)
     live(blend)
-    before = blend.image.value
+    before = blend.picture
     blend.position.value = 0.2
     assert blend.renderer.wait(5)
     assert blend.mixer.spatial is not None and blend.mixer.spatial.shape[1] == 4
-    assert blend.image.value != before
+    assert blend.picture != before
 
 
 # ----------------------------------------------------------------------------- the 2-D pad
@@ -351,10 +354,15 @@ def test_the_pad_dot_is_never_clipped():
 def test_a_click_or_drag_in_the_pad_moves_the_mixture(model, photo, live):
     pad = style_pad(model, photo, corners=(0, 1, 2, 3), size=32)
     live(pad)
-    assert set(pad.pad_events.watched_events) == {"mousedown", "mousemove"} and pad.pad_events.prevent_default_action
+    presses, moves = pad.pad_events
+    assert set(presses.watched_events) == {"mousedown", "mouseup", "mouseleave"} and presses.prevent_default_action
+    assert moves.watched_events == [] and moves.throttle_or_debounce == "throttle"  # moves only while pressed
     x, y = pad_point(1.0, 0.0)
     before = pad.pad.value
     pad.on_pointer({"type": "mousedown", "dataX": x, "dataY": y, "buttons": 1})  # click the top-right corner
+    assert moves.watched_events == ["mousemove"]  # pressed: moves come (a drag)
+    pad.on_pointer({"type": "mouseup", "dataX": x, "dataY": y, "buttons": 0})
+    assert moves.watched_events == []  # released: hovering sends nothing
     assert pad.renderer.wait(5)
     assert (pad.u.value, pad.v.value) == (1.0, 0.0) and pad.pad.value != before  # the dot moved
     torch.testing.assert_close(pad.mixer.weights, torch.tensor([0.0, 1.0, 0.0, 0.0]))

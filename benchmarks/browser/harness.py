@@ -390,10 +390,10 @@ def image_box(image) -> dict:
 
 
 def widget_text(scope, selector: str | None = None) -> str:
-    """The text of the last matching widget: by default a cinlab widget's status line
-    (``.cinlab-status``), else the last ipywidgets HTML."""
+    """The text of the last matching widget: by default a cinlab widget's caption under its
+    picture (``.cinlab-caption``), else the last ipywidgets HTML."""
     if selector is None:
-        selector = ".cinlab-status" if scope.locator(".cinlab-status").count() else ".widget-html"
+        selector = ".cinlab-caption" if scope.locator(".cinlab-caption").count() else ".widget-html"
     return scope.locator(selector).last.inner_text()
 
 
@@ -439,8 +439,13 @@ def click_at(page, element, fx: float, fy: float) -> None:
 class Measurement:
     """One input (or gesture) and the pictures it produced, in page milliseconds.
 
-    ``latency_ms``: first input event to the first new picture painted (None: no new picture).
-    ``settle_ms``: last input event to the last picture painted (the picture the user is left with).
+    ``latency_ms``: first input event to the first new picture painted (None: no new picture);
+    for a drag of a slider, from the input that first moved its value (a pointer press and the
+    first small moves do not).
+    ``settle_ms``: last input event (for a slider drag: the last one that moved its value) to the
+    last picture painted (the picture the user is left with).
+    ``from_browser``: the first picture was shown without a message from the kernel (the
+    browser had it, see ``cinlab/frame_cache.js``).
     ``changed``: the final picture's pixels differ from the picture before the input.
     ``breakdown``: for the first paint, where the time went (see :func:`breakdown`).
     """
@@ -452,11 +457,12 @@ class Measurement:
     sizes: list[tuple[int, int]]
     breakdown: dict[str, float] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False)
+    from_browser: bool = False
 
 
 def measure(
     page, image, action: Callable[[], None], *, quiet_ms: float = 500.0, timeout: float = 30.0, expect_change: bool = True,
-    settled: Callable[[], bool] | None = None,
+    settled: Callable[[], bool] | None = None, value_handle=None,
 ) -> Measurement:
     """Run ``action`` (which sends input to the page) and measure what happens to ``image``.
 
@@ -465,7 +471,8 @@ def measure(
     idle again and ``settled()`` is true (e.g. the widget's status says the full-quality
     picture is shown: widgets that render in a thread after the kernel went idle). If no new
     picture arrives within ``timeout`` seconds (or ``quiet_ms`` after the input when
-    ``expect_change=False``) the measurement ends with ``latency_ms=None``.
+    ``expect_change=False``) the measurement ends with ``latency_ms=None``. ``value_handle``: a
+    slider handle whose value changes tell which inputs of a drag moved it.
     """
     settled = settled or (lambda: True)
     wait_for_kernel_idle(page, timeout)
@@ -473,6 +480,10 @@ def measure(
     while not settled() and time.monotonic() < deadline:
         time.sleep(0.05)
     image.evaluate("(img) => window.__cinlabProbe.watch(img)")
+    if value_handle is not None:
+        value_handle.evaluate("(h) => window.__cinlabProbe.watchValue(h)")
+    else:
+        page.evaluate("() => window.__cinlabProbe.watchValue(null)")
     page.evaluate("() => window.__cinlabProbe.start()")
     action()
     deadline = time.monotonic() + timeout
@@ -496,20 +507,30 @@ def summarize(raw: dict) -> Measurement:
     changed = raw["fingerprintAfter"] is not None and raw["fingerprintAfter"] != raw["fingerprintBefore"]
     if not inputs or not paints:
         return Measurement(None, None, changed, len(paints), [], {}, raw)
-    first, last = paints[0], paints[-1]
+    values = [v["t"] for v in raw.get("values", [])]
+    if values:  # a slider drag: the inputs that moved the value (the last input at or before each change)
+        first_input = max([t for t in inputs if t <= values[0]], default=inputs[0])
+        last_input = max([t for t in inputs if t <= values[-1]], default=inputs[-1])
+    else:
+        first_input, last_input = inputs[0], inputs[-1]
+    later = [p for p in paints if p["tSrc"] >= first_input] or paints
+    first, last = later[0], paints[-1]
+    stages = breakdown(raw, first, first_input)
     return Measurement(
-        latency_ms=first["tPainted"] - inputs[0],
-        settle_ms=last["tPainted"] - inputs[-1],
+        latency_ms=first["tPainted"] - first_input,
+        settle_ms=max(0.0, last["tPainted"] - last_input),
         changed=changed,
         paints=len(paints),
         sizes=[(p["w"], p["h"]) for p in paints],
-        breakdown=breakdown(raw, first),
+        breakdown=stages,
         raw=raw,
+        from_browser="kernel_round_trip" not in stages,
     )
 
 
-def breakdown(raw: dict, paint: dict) -> dict[str, float]:
-    """Split input-to-paint for ``paint`` into stages (ms):
+def breakdown(raw: dict, paint: dict, t_input: float | None = None) -> dict[str, float]:
+    """Split input-to-paint for ``paint`` into stages (ms), from the input at ``t_input``
+    (default: the first one):
 
     - ``input_to_send``: browser-side, first input to the first kernel-websocket frame sent;
     - ``kernel_round_trip``: that frame to the last frame received before the new ``src`` (server
@@ -517,9 +538,12 @@ def breakdown(raw: dict, paint: dict) -> dict[str, float]:
     - ``receive_to_src``: that frame to the new ``src`` (widget manager: deserialise, set src);
     - ``decode``: new ``src`` to ``img.decode()`` resolved;
     - ``paint``: decoded to painted (the next frame).
+
+    Without a frame sent and one received between the input and the new ``src`` the picture
+    came from the browser itself (no kernel stages).
     """
-    t_input = raw["inputs"][0]["t"]
-    sends = [f["t"] for f in raw["frames"] if f["dir"] == "send" and f["t"] >= t_input]
+    t_input = raw["inputs"][0]["t"] if t_input is None else t_input
+    sends = [f["t"] for f in raw["frames"] if f["dir"] == "send" and t_input <= f["t"] <= paint["tSrc"]]
     recvs = [f["t"] for f in raw["frames"] if f["dir"] == "recv" and f["t"] <= paint["tSrc"]]
     out = {}
     if sends and recvs and recvs[-1] >= sends[0]:

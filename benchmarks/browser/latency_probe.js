@@ -4,7 +4,8 @@
 //
 // - Input events (keydown, pointerdown/move/up, click, input, change) are recorded in the capture
 //   phase on window while a measurement is open: their timeStamp is when the browser created the
-//   event, i.e. when the input reached the page.
+//   event, i.e. when the input reached the page. A pointer move without a button pressed (hover,
+//   or the move to where a click lands) is not an input.
 // - The watched <img> is observed with a MutationObserver on its `src` attribute (ipywidgets'
 //   ImageView sets a new blob: URL for every new value). For every new src the probe records when
 //   the src was set, when `img.decode()` resolved (bytes loaded and decoded), the start of the next
@@ -25,6 +26,8 @@
     frames: [],      // kernel websocket frames {dir: "send"|"recv", t, bytes}
     img: null,
     observer: null,
+    values: [],      // {t}: changes of the watched slider handle's aria-valuenow (watchValue)
+    valueObserver: null,
     fingerprintBefore: null,
     pending: 0,      // paints whose decode/paint has not finished yet
     lastActivity: 0, // time of the last input or src change
@@ -33,6 +36,8 @@
   for (const type of INPUT_EVENTS) {
     window.addEventListener(type, (event) => {
       if (!state.recording) return;
+      // a pointer moving with no button pressed (hovering, or moving to where a click will be) asks nothing
+      if (type === "pointermove" && !event.buttons) return;
       state.inputs.push({ type, t: event.timeStamp, trusted: event.isTrusted });
       state.lastActivity = Math.max(state.lastActivity, event.timeStamp);
     }, { capture: true, passive: true });
@@ -115,8 +120,19 @@
       state.observer = new MutationObserver(() => onNewSrc(img));
       state.observer.observe(img, { attributes: true, attributeFilter: ["src"] });
     },
+    /** Also record when this slider handle's value changes (a drag: which input moved it). */
+    watchValue(handle) {
+      if (state.valueObserver) state.valueObserver.disconnect();
+      state.valueObserver = null;
+      if (!handle) return;
+      state.valueObserver = new MutationObserver(() => {
+        if (state.recording) state.values.push({ t: performance.now() });
+      });
+      state.valueObserver.observe(handle, { attributes: true, attributeFilter: ["aria-valuenow"] });
+    },
     /** Open a measurement: forget earlier events, remember the current picture. */
     start() {
+      state.values = [];
       state.inputs = [];
       state.paints = [];
       state.frames = [];
@@ -138,6 +154,7 @@
         inputs: state.inputs,
         paints: state.paints,
         frames: state.frames,
+        values: state.values,
         fingerprintBefore: state.fingerprintBefore,
         fingerprintAfter: fingerprint(state.img),
         now: performance.now(),

@@ -11,8 +11,10 @@ and checks, in this order:
 2. after running every cell in fast mode (``CINLAB_FAST=1``): each control changes the picture
    (``CINLAB_BROWSER_N`` inputs per control, 1 by default), a click in the 2-D pad and a drag
    across it change the picture, and each picture is shown at its own pixel size;
-3. all weight sliders at 0 show a message and dim the picture;
-4. after a kernel restart every widget says it is no longer connected.
+3. a step of a slider that the kernel has rendered ahead is shown by the browser alone, with
+   no message to the kernel (``cinlab/frame_cache.js``);
+4. all weight sliders at 0 show a message and dim the picture;
+5. after a kernel restart every widget says it is no longer connected.
 
 The input-to-paint latency table (median, p90 per control) is printed with the machine's load and
 written to ``widget_latency.json`` in pytest's temporary folder. It is asserted only when
@@ -73,6 +75,22 @@ def _all_weights_zero(page, needle: str) -> dict:
     return {"message": widget_text(output) if shown else None, "classes": widget_image(output).get_attribute("class") or ""}
 
 
+def _step_shown_from_the_browser(page, needle: str, wait_s: float = 15.0) -> dict:
+    """Use a widget's first slider once, give the kernel ``wait_s`` seconds to render ahead,
+    then move it one step more: what that step looked like."""
+    from harness import cell_output, find_controls, measure, press, widget_image
+    from widget_latency import full_quality, slider_key
+
+    output = cell_output(page, needle)
+    image = widget_image(output)
+    slider = next(c for c in find_controls(output) if c.kind == "slider")
+    state: dict = {}
+    measure(page, image, lambda: press(slider.locator, slider_key(slider.locator, state)), settled=full_quality(output))
+    time.sleep(wait_s)
+    m = measure(page, image, lambda: press(slider.locator, slider_key(slider.locator, state)), settled=full_quality(output))
+    return {"latency_ms": m.latency_ms, "from_browser": m.from_browser, "changed": m.changed}
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory, request):
     """Run notebook 7 in Chromium once, exercise every widget; the facts the tests check."""
@@ -96,6 +114,7 @@ def session(tmp_path_factory, request):
         facts["errors"] = run_all_cells(page, timeout=1200)
         assert facts["errors"] == [], f"cells failed in the browser: {facts['errors']}"
         facts["boxes"] = {name: exercise_widget(page, name, needle, args, rows, None)["box"] for name, needle in WIDGET_CELLS.items()}
+        facts["step"] = _step_shown_from_the_browser(page, WIDGET_CELLS["two-style"])
         facts["zero"] = _all_weights_zero(page, WIDGET_CELLS["weights"])
         hints = [cell_output(page, needle).locator(".cinlab-offline") for needle in WIDGET_CELLS.values()]
         facts["offline_before"] = [h.count() > 0 and h.first.is_visible() for h in hints]
@@ -140,6 +159,12 @@ def test_pictures_are_shown_at_their_own_size(session):
     for name, box in session["boxes"].items():
         (w, h), (shown_w, shown_h) = box["natural"], box["shown"]
         assert abs(shown_w - w) <= 1 and abs(shown_h - h) <= 1, f"{name}: a {w}x{h} picture is shown at {shown_w:.0f}x{shown_h:.0f}"
+
+
+def test_a_step_rendered_ahead_is_shown_by_the_browser_alone(session):
+    step = session["step"]
+    assert step["changed"] and step["latency_ms"] is not None
+    assert step["from_browser"], "the browser waited for the kernel for a picture it should have had (cinlab/frame_cache.js)"
 
 
 def test_all_weights_zero_shows_a_message(session):

@@ -81,9 +81,11 @@ class Row:
     changed: list[bool] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
     sizes: list[list[int]] = field(default_factory=list)  # natural size of the last picture painted
+    from_browser: list[bool] = field(default_factory=list)  # first picture shown without the kernel
 
     def add(self, m, render_ms):
         self.changed.append(m.changed and m.latency_ms is not None)
+        self.from_browser.append(m.from_browser)
         self.paints.append(m.paints)
         if m.latency_ms is not None:
             self.latencies.append(m.latency_ms)
@@ -188,7 +190,7 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
             # 40 % of the track towards the farther end: the slider never ends a drag at 0, where
             # a weight slider would drop out of the mixture
             dx = (0.4 if value - low < high - value else -0.4) * width
-            run(row, lambda: drag(page, control.locator, dx))
+            run(row, lambda: drag(page, control.locator, dx), value_handle=control.locator)
     pad = pad_picture(output)
     if pad is not None:
         row = Row(name, "pad", "click")
@@ -214,8 +216,8 @@ def fmt(value: float | None, width: int = 8) -> str:
 
 
 def print_tables(rows: list[Row], out=sys.stdout):
-    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8}  changed", file=out)
-    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8}", file=out)
+    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8} {'browser':>8}  changed", file=out)
+    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8} {'':>8}", file=out)
     for r in rows:
         med = statistics.median(r.latencies) if r.latencies else None
         settle = statistics.median(r.settles) if r.settles else None
@@ -223,12 +225,13 @@ def print_tables(rows: list[Row], out=sys.stdout):
         paints = statistics.median(r.paints) if r.paints else 0
         changed = f"{sum(r.changed)}/{len(r.changed)}" + (" (every time)" if all(r.changed) else "")
         final = "x".join(map(str, r.sizes[-1])) if r.sizes else "-"
+        browser = f"{sum(r.from_browser)}/{len(r.from_browser)}"
         print(f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
-              f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8}  {changed}", file=out)
-    print("\nwhere the time goes (medians, ms; keyboard and select inputs):", file=out)
+              f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8} {browser:>8}  {changed}", file=out)
+    print("\nwhere the time goes (medians, ms; keys, selects and clicks; kernel stages only where the kernel was involved):", file=out)
     print(f"{'widget':<10} {'control':<15} {'in->send':>9} {'kernel rt':>10} {'(render)':>9} {'recv->src':>10} {'decode':>7} {'paint':>7}", file=out)
     for r in rows:
-        if r.input in ("drag", "click") or not r.latencies:
+        if r.input == "drag" or not r.latencies:
             continue
         med = {s: (statistics.median(r.stages[s]) if r.stages.get(s) else None) for s in STAGES}
         render = statistics.median(r.renders) if r.renders else None
@@ -281,8 +284,10 @@ def main(argv=None):
 
     print(f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
           f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
-    print("latency: input event to the new picture painted; settle: last input to last picture painted; "
-          "render: the kernel's own forward pass for the last picture (status line); final: that picture's size")
+    print("latency: input event (a slider drag: the first input that moved the value) to the new picture painted; "
+          "settle: last input (that moved the value) to last picture painted;\n"
+          "render: the kernel's own forward pass for the last picture (caption); final: that picture's size; "
+          "browser: first picture shown by the browser from its frame cache, without the kernel")
     print_tables(rows)
     print("\npicture on the page (natural px -> shown CSS px): " + "; ".join(
         f"{name} {'x'.join(str(round(v)) for v in box['natural'])} -> {'x'.join(str(round(v)) for v in box['shown'])}" for name, box in boxes.items()))

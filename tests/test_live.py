@@ -1,0 +1,317 @@
+"""Pictures rendered ahead and kept in the browser (cinlab.live and cinlab/frame_cache.js).
+
+The JavaScript half is run with Node where it is installed (the browser test in
+``benchmarks/browser`` runs it in Chromium); its key must match the Python one exactly.
+"""
+
+import io
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cinlab import live as frame_cache, widgets
+from cinlab.live import Frame, FrameCache, axis, control_state, full_side, prefetch_plan, state_key
+from cinlab.model import TransformerNet
+from cinlab.widgets import StyleMixer, spatial_blend, style_pad, two_style_slider, weight_sliders
+
+JS = Path(frame_cache.__file__).with_name("frame_cache.js")
+
+
+@pytest.fixture()
+def model():
+    torch.manual_seed(0)
+    net = TransformerNet(4, width=0.25, style_names=["a", "b", "c", "d"])
+    with torch.no_grad():
+        for p in net.style_parameters():
+            p.normal_(1.0, 0.5)
+    return net
+
+
+@pytest.fixture()
+def photo():
+    return torch.rand(1, 3, 40, 48)
+
+
+@pytest.fixture()
+def live():
+    made = []
+    yield made.append
+    for widget in made:
+        widget.close()
+
+
+# ----------------------------------------------------------------------------- states and keys
+
+
+def test_state_of_sliders_and_selections():
+    import ipywidgets as W
+
+    pick = W.Dropdown(options=[("0: a", 0), ("1: b", 1), ("2: c", 2)], value=2)
+    split = W.ToggleButtons(options=["horizontal", "vertical"], value="vertical")
+    alpha = W.FloatSlider(value=0.1 + 0.2, min=0.0, max=1.0, step=0.05)
+    state = tuple(control_state(c) for c in (pick, split, alpha))
+    assert state == (2, 1, 0.3) and state_key(state) == "2|1|0.3000"
+    assert axis(pick) == [0, 1, 2] and axis(split) == [0, 1]
+    assert axis(alpha) == [round(i * 0.05, 4) for i in range(21)]
+    softness = W.FloatSlider(value=0.15, min=0.01, max=0.5, step=0.01)
+    assert len(axis(softness)) == 50 and axis(softness)[0] == 0.01 and axis(softness)[-1] == 0.5 and 0.15 in axis(softness)
+
+
+def test_prefetch_plan_goes_one_step_first_in_the_direction_of_the_last_move():
+    axes = [[0, 1, 2, 3], [round(i * 0.25, 4) for i in range(5)]]
+    plan = list(prefetch_plan((1, 0.5), axes, previews=True, moved=(1, -1)))
+    # previews of one step of each control, the moved slider first and the way it went
+    assert plan[:4] == [((1, 0.25), False), ((1, 0.75), False), ((2, 0.5), False), ((0, 0.5), False)]
+    assert plan[4:8] == [((1, 0.25), True), ((1, 0.75), True), ((2, 0.5), True), ((0, 0.5), True)]
+    # then every value of each control (previews before full pictures), nothing out of range
+    everything = {(a, 0.5) for a in axes[0]} | {(1, b) for b in axes[1]}
+    assert {s for s, full in plan if not full} == everything == {s for s, full in plan if full}
+    first_full = next(i for i, (s, full) in enumerate(plan[8:]) if full) + 8
+    assert all(not full for _, full in plan[8:first_full])
+    # without previews (a fast machine): full pictures only, same order of states
+    fast = list(prefetch_plan((1, 0.5), axes, previews=False, moved=(1, -1)))
+    assert all(full for _, full in fast) and fast[:4] == [(s, True) for s, _ in plan[:4]]
+
+
+def test_prefetch_plan_covers_a_grid_nearest_first():
+    axes = [[round(i * 0.25, 4) for i in range(5)]] * 2
+    plan = [s for s, full in prefetch_plan((0.0, 0.0), axes, previews=False, grids=[(0, 1)])]
+    assert plan[:2] == [(0.25, 0.0), (0.0, 0.25)]  # one step of each, then the grid (a click may land anywhere)
+    grid = plan[2:27]
+    assert set(grid) == {(a, b) for a in axes[0] for b in axes[1]}
+    distances = [a * a + b * b for a, b in grid]
+    assert distances == sorted(distances)
+
+
+def test_frame_cache_never_downgrades_and_drops_the_oldest():
+    cache = FrameCache(max_bytes=25)
+    assert cache.put("a", Frame(b"x" * 10, True))
+    assert not cache.put("a", Frame(b"y" * 5, False))  # a preview never replaces a full frame
+    assert cache.get("a").jpeg == b"x" * 10 and cache.has("a", full=True)
+    cache.put("b", Frame(b"p" * 5, False))
+    assert cache.has("b", full=False) and not cache.has("b", full=True)
+    assert cache.put("b", Frame(b"f" * 10, True))  # a full frame replaces a preview
+    cache.put("c", Frame(b"z" * 10, True))  # 30 bytes > 25: the oldest ("a") goes
+    assert [k for k, _ in cache.items()] == ["b", "c"] and cache.nbytes == 20
+    cache.put("err", Frame(None, True, error="all weights are 0"))
+    assert cache.get("err").nbytes == 0
+
+
+def test_full_side_fits_the_budget():
+    assert full_side(256, 256, 640.0, 180.0) == 128  # 256 * sqrt(180 / 640) = 135.8 -> 128
+    assert full_side(256, 256, 100.0, 180.0) == 256  # fits: as asked
+    assert full_side(256, 64, 40.0, 180.0) == 128  # timed at 64 px: the same cost per pixel
+    assert full_side(512, 512, 1e6, 180.0) == 64  # never below the smallest
+    assert full_side(48, 48, 1e6, 180.0) == 48
+
+
+# ----------------------------------------------------------------------------- the browser half, in Node
+
+
+def _node(script: str) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (apt-get install nodejs); the browser test runs frame_cache.js in Chromium")
+    result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_javascript_key_is_the_python_key():
+    values = [0.0, 0.05, 0.1 + 0.2, 0.35000000000000003, 0.7, 1.0, 0.15, 0.49999999999, 0.12345]
+    models = json.dumps([{"value": v} for v in values] + [{"index": 3, "value": 3}, {"index": 0, "value": "horizontal"}])
+    out = _node(f"""
+        import {{ stateKey }} from {json.dumps(JS.as_uri())};
+        const models = {models}.map((attrs) => ({{ get: (k) => attrs[k] }}));
+        console.log(JSON.stringify(models.map((m) => stateKey([m]))));
+    """)
+    expected = [state_key((round(v, 4),)) for v in values] + ["3", "0"]
+    assert out == expected
+
+
+def test_javascript_view_shows_cached_frames_at_once_and_the_kernels_newest_picture():
+    out = _node(f"""
+        import {{ FrameStore, connect }} from {json.dumps(JS.as_uri())};
+        const slider = {{ value: 0.5, get(k) {{ return k === "value" ? this.value : undefined; }} }};
+        let urls = 0, dropped = [];
+        const store = new FrameStore(() => `blob:${{++urls}}`, (u) => dropped.push(u), 3);
+        const shown = [];
+        const view = connect([slider], store, (f) => shown.push(f.url || f.error));
+        const inUse = () => false;
+        const log = {{}};
+        view.onFrame({{ key: "0.5000", full: true, live: true, caption: "c" }}, "bytes", inUse);
+        log.first = [...shown];
+        view.onFrame({{ key: "0.5500", full: false, live: false }}, "bytes", inUse);   // drawn ahead: kept, not shown
+        log.ahead = [...shown];
+        slider.value = 0.55; view.onControls();                                        // moved onto it: shown at once
+        log.moved = [...shown];
+        view.onFrame({{ key: "0.5500", full: true, live: false }}, "bytes", inUse);    // its full picture: replaces the preview
+        log.full = [...shown];
+        view.onFrame({{ key: "0.5500", full: false, live: true }}, "bytes", inUse);    // a late preview: never over a full one
+        log.late = [...shown];
+        slider.value = 0.9; view.onControls();                                         // not here: nothing changes ...
+        log.missing = [...shown];
+        view.onFrame({{ key: "0.6000", full: false, live: true }}, "bytes", inUse);    // ... until the kernel's newest picture
+        log.live = [...shown];
+        view.onFrame({{ key: "0.9000", full: true, live: true, error: "no mixture" }}, null, inUse);
+        log.error = [...shown];
+        log.size = store.frames.size; log.dropped = dropped;
+        console.log(JSON.stringify(log));
+    """)
+    assert out["first"] == ["blob:1"]
+    assert out["ahead"] == ["blob:1"]
+    assert out["moved"] == ["blob:1", "blob:2"]
+    assert out["full"] == ["blob:1", "blob:2", "blob:3"]
+    assert out["late"] == out["full"]
+    assert out["missing"] == out["full"]
+    assert out["live"][-1] == "blob:4"
+    assert out["error"][-1] == "no mixture"
+    assert out["size"] == 3 and out["dropped"][:2] == ["blob:2", "blob:1"]  # replaced preview, then the oldest
+
+
+# ----------------------------------------------------------------------------- the widgets render ahead
+
+
+def _decoded(jpeg: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.array(Image.open(io.BytesIO(jpeg)))).float()
+
+
+@pytest.mark.parametrize("make", ["two_style", "spatial"])
+def test_pictures_rendered_ahead_are_the_pictures_of_their_states(model, photo, live, make):
+    if make == "two_style":
+        box = two_style_slider(model, photo, 0, 3, size=32, preview_size=16)
+        control, value = box.alpha, 0.8
+    else:
+        box = spatial_blend(model, photo, 0, 2, size=32, preview_size=16)
+        control, value = box.position, 0.7
+    live(box)
+    assert box.renderer.wait(60, background=True)
+    ahead = box.cache.get(state_key(box.state()[:-1] + (value,)) if make == "two_style" else
+                          state_key(box.state()[:3] + (value,) + box.state()[4:]))
+    assert ahead is not None and ahead.full
+    renders = []
+    original = box.mixer.render
+    box.mixer.render = lambda *a, **k: renders.append(a) or original(*a, **k)
+    control.value = value
+    assert box.renderer.wait(5)
+    assert renders == [] and box.current[1] is ahead  # shown from the cache: no render
+    # the same picture as rendering the state from scratch
+    fresh = StyleMixer(model, photo, size=32)
+    if make == "two_style":
+        fresh.set_pair(0, 3, value)
+    else:
+        fresh.set_spatial(0, 2, "horizontal", value, 0.15)
+    expected = fresh.encode(fresh.render(), quality=90)
+    assert (_decoded(ahead.jpeg) - _decoded(expected)).abs().max() <= 1
+
+
+def test_rendering_ahead_leaves_the_mixture_on_screen_alone(model, photo, live):
+    box = weight_sliders(model, photo, styles=[0, 1, 2], size=32, preview_size=16)
+    live(box)
+    box.sliders[1].value = 1.0
+    assert box.renderer.wait(5)
+    for _ in range(20):  # while frames are rendered ahead, the widget's mixture is the controls'
+        torch.testing.assert_close(box.mixer.weights, torch.tensor([0.5, 0.5, 0.0, 0.0]))
+        time.sleep(0.01)
+    assert box.renderer.wait(60, background=True) and box.renderer.draws["background"] > 10
+    assert box.renderer.error is None
+
+
+def test_a_new_browser_view_gets_every_frame(model, photo, live):
+    box = two_style_slider(model, photo, 0, 1, size=32, preview_size=16)
+    live(box)
+    assert box.renderer.wait(60, background=True)
+    sent = []
+    box.image.send_frame = lambda key, frame, live: sent.append((key, live))
+    box._on_browser(box.image, {"kind": "ready"}, [])
+    assert len(sent) == len(box.cache) + 1 and sent[-1] == (box.current[0], True)
+    assert {k for k, _ in sent} == {k for k, _ in box.cache.items()}
+
+
+def test_the_full_picture_is_as_large_as_renders_within_the_budget(model, photo, live, monkeypatch):
+    original = StyleMixer.render
+
+    def timed(self, size=None, **kwargs):  # a slow machine: 640 ms at 256 px, in proportion to the pixels
+        out = original(self, size, **kwargs)
+        self.last_ms = 640.0 * (min(out.shape[-2:]) / 256) ** 2
+        return out
+
+    monkeypatch.setattr(StyleMixer, "render", timed)
+    photo = torch.rand(1, 3, 256, 384)
+    box = two_style_slider(model, photo, 0, 1, size=256, preview_size=16)
+    live(box)
+    assert box.mixer.size == 128 and box.image.width == 192 and box.image.height == 128
+    assert box.requested_size == 256 and "192×128 px" in box.caption
+    kept = two_style_slider(model, photo, 0, 1, size=256, preview_size=16, full_budget_ms=None)
+    live(kept)
+    assert kept.mixer.size == 256 and kept.image.height == 256
+
+
+def test_pad_clicks_snap_to_the_grid_rendered_ahead(model, photo, live):
+    pad = style_pad(model, photo, size=32, preview_size=16)
+    live(pad)
+    x, y = widgets.pad_point(0.33, 0.76)
+    pad.on_pointer({"type": "mousedown", "dataX": x, "dataY": y, "buttons": 1})
+    assert (pad.u.value, pad.v.value) == (0.3, 0.8)
+    assert pad.renderer.wait(120, background=True)
+    assert all(pad.cache.has(state_key((round(i * 0.1, 4), round(j * 0.1, 4))), full=True) for i in range(11) for j in range(11))
+
+
+def test_only_the_widget_last_used_renders_ahead(model, photo, live):
+    first = two_style_slider(model, photo, 0, 1, size=32, preview_size=16)
+    live(first)
+    second = weight_sliders(model, photo, styles=[0, 1, 2], size=32, preview_size=16)
+    live(second)
+    assert second.rendering_ahead and not first.rendering_ahead  # the newest one
+    assert first.renderer.wait(10, background=True)  # the other one stops at once
+    done = len(first.cache)
+    first.alpha.value = 0.25  # used: it renders ahead again, the other one stops
+    assert first.rendering_ahead and not second.rendering_ahead
+    assert first.renderer.wait(60, background=True) and second.renderer.wait(10, background=True)
+    assert len(first.cache) > done + 10
+
+
+def test_javascript_view_shows_a_state_the_kernel_announces_and_nothing_in_between():
+    out = _node(f"""
+        import {{ FrameStore, connect }} from {json.dumps(JS.as_uri())};
+        const slider = (value) => ({{ value, get(k) {{ return k === "value" ? this.value : undefined; }} }});
+        const u = slider(0.5), v = slider(0.5);
+        let clock = 0, urls = 0;
+        const store = new FrameStore(() => `blob:${{++urls}}`, () => {{}});
+        const shown = [];
+        const view = connect([u, v], store, (f) => shown.push(f.caption), () => clock);
+        const keep = (key) => view.onFrame({{ key, full: true, live: false, caption: key }}, "bytes", () => false);
+        ["0.1000|0.1000", "0.1000|0.5000", "0.9000|0.9000", "0.9000|0.1000"].forEach(keep);
+        const log = {{}};
+        view.onShow("0.1000|0.1000");            // a click: the kernel announces the new point first
+        u.value = 0.1; view.onControls();          // then moves u (an in-between state) ...
+        v.value = 0.1; view.onControls();          // ... and v
+        log.click = [...shown];
+        view.onShow("0.9000|0.9000");            // another click, whose slider updates never come
+        u.value = 0.9; view.onControls();
+        log.pinned = [...shown];
+        clock = 5000; view.onControls();           // the announcement expires: the controls rule again
+        log.expired = [...shown];
+        console.log(JSON.stringify(log));
+    """)
+    assert out["click"] == ["0.1000|0.1000"]
+    assert out["pinned"] == ["0.1000|0.1000", "0.9000|0.9000"]
+    assert out["expired"] == ["0.1000|0.1000", "0.9000|0.9000", "0.9000|0.1000"]
+
+
+def test_a_click_in_the_pad_announces_its_point_before_moving_the_sliders(model, photo, live):
+    pad = style_pad(model, photo, size=32, preview_size=16)
+    live(pad)
+    announced = []
+    pad.image.show_state = lambda key: announced.append((key, pad.u.value, pad.v.value))
+    x, y = widgets.pad_point(0.9, 0.2)
+    pad.on_pointer({"type": "mousedown", "dataX": x, "dataY": y, "buttons": 1})
+    assert announced == [("0.9000|0.2000", 0.5, 0.5)]  # before either slider moved
+    assert (pad.u.value, pad.v.value) == (0.9, 0.2)
