@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -154,8 +155,9 @@ class LatestOnly:
 
     def _work_ahead(self) -> None:
         torch.set_num_threads(self.threads)
-        with contextlib.suppress(AttributeError, OSError):  # Linux: this thread only; elsewhere normal priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        if sys.platform.startswith("linux"):  # there a thread id names the thread alone; elsewhere normal priority
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closed or (self._ahead and self._idle and not self._changed))

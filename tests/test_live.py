@@ -315,3 +315,31 @@ def test_a_click_in_the_pad_announces_its_point_before_moving_the_sliders(model,
     pad.on_pointer({"type": "mousedown", "dataX": x, "dataY": y, "buttons": 1})
     assert announced == [("0.9000|0.2000", 0.5, 0.5)]  # before either slider moved
     assert (pad.u.value, pad.v.value) == (0.9, 0.2)
+
+
+def test_work_ahead_runs_in_its_own_low_priority_thread():
+    import os
+    import sys
+    import threading
+
+    from cinlab.live import LatestOnly
+
+    seen = {}
+
+    def draw(preview):
+        seen.setdefault("draw", (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    def ahead():
+        seen["ahead"] = (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), torch.get_num_threads())
+        return False
+
+    renderer = LatestOnly(draw, settle_s=0.01, threads=1, background=ahead)
+    try:
+        renderer.request()
+        assert renderer.wait(10, background=True)
+    finally:
+        renderer.close()
+    assert seen["ahead"][0] != seen["draw"][0] and seen["ahead"][2] == 1
+    if sys.platform.startswith("linux"):
+        assert seen["ahead"][1] == 19 and seen["draw"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # only that thread
+    assert not any(t.is_alive() for t in renderer._threads)  # close() ends both
