@@ -14,7 +14,8 @@
 // index or a slider's value with 4 decimals (live.state_key writes the same).
 // `live` marks the picture of the kernel's current state (shown even when the controls have
 // moved on, e.g. during a drag); frames drawn ahead are only kept.
-// To the kernel: {kind: "ready"} when a view opens, so it sends the frames it has.
+// To the kernel: {kind: "ready"} when a view opens, so it sends the frames it has; {kind:
+// "missing", key} for a frame it was named but no longer has.
 
 const MAX_FRAMES = 1000; // ~10 MB of JPEGs (and their decoded pixels, ~50 MB) at most; the oldest go first
 
@@ -58,7 +59,7 @@ export class FrameStore {
  * Wire a view: `controls` are the controls' models, `show(frame)` puts a frame on screen.
  * Returns handlers for control changes and kernel messages (exported for the unit test).
  */
-export function connect(controls, store, show, now = () => performance.now()) {
+export function connect(controls, store, show, now = () => performance.now(), ask = () => {}) {
   let shownKey = null;
   // A state the kernel is moving the controls to (a click in the pad): its picture is shown at
   // once, and the controls' in-between states (one slider moved, the other not yet) are not.
@@ -89,8 +90,11 @@ export function connect(controls, store, show, now = () => performance.now()) {
       if (frame && key !== shownKey) display(key, frame);
     },
     onFrame(msg, bytes, inUse) {
-      // a frame without bytes (and no error) names a state whose picture this view already has
-      const frame = bytes || msg.error ? store.put(msg.key, msg, bytes, inUse) : undefined;
+      // a frame without bytes (and no error) names a state whose picture this view should have;
+      // if it has dropped it (the oldest go), it asks the kernel for the bytes
+      const named = !bytes && !msg.error;
+      if (named && !store.get(msg.key)) return ask(msg.key);
+      const frame = named ? undefined : store.put(msg.key, msg, bytes, inUse);
       const current = target();
       if (msg.key === current) {
         const f = frame || store.get(current);
@@ -143,7 +147,7 @@ async function render({ model, el }) {
     img.classList.remove("cinlab-stale");
     caption.innerHTML = `<small>${frame.caption}</small>`;
   };
-  const view = connect(controls, store, show);
+  const view = connect(controls, store, show, () => performance.now(), (key) => model.send({ kind: "missing", key }));
   // Changes that the kernel makes arrive one control at a time (a click in the pad moves two
   // sliders): wait for the next animation frame so that an in-between state never flashes.
   let scheduled = false;

@@ -68,11 +68,12 @@ class LatestOnly:
     ``threads`` (default :func:`render_threads`) sets ``torch.set_num_threads`` for both
     threads (the notebook's own thread keeps its setting; threads started later start with it).
     ``draws`` counts the pictures drawn; :meth:`wait` blocks until the newest state is drawn at
-    full quality (``background=True``: and there is no work left at all).
+    full quality (``background=True``: and there is no work left at all). The threads start at
+    once, or with :meth:`start` (``start=False``).
     """
 
     def __init__(self, draw: Callable[[bool], None], *, settle_s: float = 0.08, threads: int | None = None,
-                 background: Callable[[], bool] | None = None):
+                 background: Callable[[], bool] | None = None, start: bool = True):
         self.draw = draw
         self.background = background
         self.settle_s = settle_s
@@ -88,6 +89,11 @@ class LatestOnly:
         self._threads = [threading.Thread(target=self._work, name="cinlab-live-render", daemon=True)]
         if background is not None:
             self._threads.append(threading.Thread(target=self._work_ahead, name="cinlab-render-ahead", daemon=True))
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the threads (``start=False``: once what ``draw`` and ``background`` need is ready)."""
         for thread in self._threads:
             thread.start()
 
@@ -184,7 +190,9 @@ class LatestOnly:
 
 State = tuple  # one entry per control: int (a selection's index) or float (a slider's value)
 
-#: Bytes of JPEGs the kernel keeps per widget (the browser keeps up to 2,000 frames).
+#: What the kernel keeps per widget: frames (as many as the browser keeps, ``frame_cache.js``)
+#: and bytes of JPEGs.
+MAX_CACHE_FRAMES = 1000
 MAX_CACHE_BYTES = 32 * 2**20
 
 
@@ -286,11 +294,11 @@ class Frame:
 
 class FrameCache:
     """The kernel's copy of the frames sent to the browser: key -> :class:`Frame`, oldest
-    dropped first beyond ``max_bytes``; a full frame is never replaced by a preview. Safe to use
+    dropped first beyond ``max_bytes`` or ``max_frames``; a full frame is never replaced by a preview. Safe to use
     from the render thread and the kernel's main thread at once."""
 
-    def __init__(self, max_bytes: int = MAX_CACHE_BYTES):
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int = MAX_CACHE_BYTES, max_frames: int = MAX_CACHE_FRAMES):
+        self.max_bytes, self.max_frames = max_bytes, max_frames
         self._frames: OrderedDict[str, Frame] = OrderedDict()
         self._lock = threading.Lock()
         self.nbytes = 0
@@ -317,7 +325,7 @@ class FrameCache:
                 del self._frames[key]
             self._frames[key] = frame
             self.nbytes += frame.nbytes
-            while self.nbytes > self.max_bytes and len(self._frames) > 1:
+            while (self.nbytes > self.max_bytes or len(self._frames) > self.max_frames) and len(self._frames) > 1:
                 _, dropped = self._frames.popitem(last=False)
                 self.nbytes -= dropped.nbytes
             return True

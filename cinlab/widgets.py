@@ -400,7 +400,8 @@ class LiveMixer:
         offline = W.HTML(_CSS + OFFLINE_HINT)
         offline.add_class("cinlab-offline")
         _LAST_USED[0] = weakref.ref(self)  # the newest widget renders ahead first
-        self.renderer = LatestOnly(self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead)
+        self.renderer = LatestOnly(self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead, start=False)
+        self.renderer.start()  # (its threads use ``self.renderer``)
         for control in self.controls:
             control.observe(self._changed, names="value")
         left = [panel] if panel is not None else []
@@ -539,12 +540,21 @@ class LiveMixer:
         return False
 
     def _on_browser(self, _widget, content, _buffers) -> None:
-        """A view opened in the browser (first display, a page reload): send it every frame."""
+        """A view opened in the browser (first display, a page reload): send it every frame. A
+        view was named a frame it no longer has: send its bytes."""
         if content.get("kind") == "ready":
             for key, frame in self.cache.items():
                 self.image.send_frame(key, frame, live=False)
             if self.current is not None:
                 self.image.send_frame(*self.current, live=True)
+        elif content.get("kind") == "missing":
+            key = content.get("key")
+            frame = self.cache.get(key)
+            if frame is not None:
+                self.image.send_frame(key, frame, live=self.current is not None and self.current[0] == key)
+            elif self.renderer is not None:
+                self.cache.clear()  # out of step with the browser: start again from the current state
+                self.renderer.request()
 
     # ------------------------------------------------------------------ without a kernel
 

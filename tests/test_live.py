@@ -343,3 +343,33 @@ def test_work_ahead_runs_in_its_own_low_priority_thread():
     if sys.platform.startswith("linux"):
         assert seen["ahead"][1] == 19 and seen["draw"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # only that thread
     assert not any(t.is_alive() for t in renderer._threads)  # close() ends both
+
+
+def test_a_view_that_dropped_a_frame_asks_for_it_again(model, photo, live):
+    out = _node(f"""
+        import {{ FrameStore, connect }} from {json.dumps(JS.as_uri())};
+        const slider = {{ value: 0.5, get(k) {{ return k === "value" ? this.value : undefined; }} }};
+        const asked = [], shown = [];
+        const store = new FrameStore((b) => `blob:${{b}}`, () => {{}}, 1);
+        const view = connect([slider], store, (f) => shown.push(f.url), () => 0, (key) => asked.push(key));
+        view.onFrame({{ key: "0.5000", full: true, live: true }}, "a", () => false);
+        view.onFrame({{ key: "0.6000", full: true, live: false }}, "b", () => false);   // the oldest ("0.5000") goes
+        view.onFrame({{ key: "0.5000", full: true, live: true }}, null, () => false);  // named only: not here any more
+        console.log(JSON.stringify({{ asked, shown }}));
+    """)
+    assert out == {"asked": ["0.5000"], "shown": ["blob:a"]}
+    box = two_style_slider(model, photo, 0, 1, size=32, preview_size=16)
+    live(box)
+    sent = []
+    box.image.send_frame = lambda key, frame, live, bytes=True: sent.append((key, frame, live, bytes))
+    key, frame = box.current
+    box._on_browser(box.image, {"kind": "missing", "key": key}, [])
+    assert sent == [(key, frame, True, True)]  # the bytes, again
+
+
+def test_frame_cache_keeps_as_many_frames_as_the_browser():
+    cache = FrameCache(max_frames=2)
+    for key in "abc":
+        cache.put(key, Frame(b"x", True))
+    assert [k for k, _ in cache.items()] == ["b", "c"]
+    assert f"MAX_FRAMES = {frame_cache.MAX_CACHE_FRAMES};" in JS.read_text()
