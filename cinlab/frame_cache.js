@@ -137,15 +137,22 @@ async function render({ model, el }) {
       URL.revokeObjectURL(url);
     },
   );
+  caption.style.fontSize = "smaller";
+  // as text, never as HTML: captions carry style names from a checkpoint, which may come from anyone
   const show = (frame) => {
     if (frame.error) {
       img.classList.add("cinlab-stale");
-      caption.innerHTML = `<span style="color:#a40000"><b>Nothing to show:</b> ${frame.error}</span>`;
+      const why = document.createElement("b");
+      why.textContent = "Nothing to show: ";
+      const line = document.createElement("span");
+      line.style.color = "#a40000";
+      line.append(why, frame.error);
+      caption.replaceChildren(line);
       return;
     }
     if (img.src !== frame.url) img.src = frame.url;
     img.classList.remove("cinlab-stale");
-    caption.innerHTML = `<small>${frame.caption}</small>`;
+    caption.textContent = frame.caption;
   };
   const view = connect(controls, store, show, () => performance.now(), (key) => model.send({ kind: "missing", key }));
   // Changes that the kernel makes arrive one control at a time (a click in the pad moves two

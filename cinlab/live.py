@@ -36,6 +36,12 @@ class RenderCancelled(Exception):
 
 
 
+#: The ``nice`` of the thread that renders ahead: about a tenth of a core where something else
+#: wants it. Not the lowest (19): that thread also holds Python's lock between torch's operations,
+#: and one that the OS starves while holding it would stall the kernel's own thread.
+AHEAD_NICE = 10
+
+
 def render_threads() -> int:
     """Threads for a live render on the CPU: half the cores, at least one
     (``CINLAB_RENDER_THREADS`` overrides it, e.g. to measure).
@@ -62,7 +68,7 @@ class LatestOnly:
     Once the full picture is drawn, a second thread calls ``background()`` again and again (one
     short piece of work each: a picture rendered ahead) until it returns False or a request
     comes; a piece may stop with :class:`RenderCancelled` when :meth:`pending` says so. That
-    thread runs at the lowest CPU priority (Linux ``nice`` 19), so that the kernel's own
+    thread runs at a low CPU priority (Linux ``nice`` ``AHEAD_NICE``), so that the kernel's own
     thread, the Jupyter server and the browser, which answer the next input, never wait for it.
 
     ``threads`` (default :func:`render_threads`) sets ``torch.set_num_threads`` for both
@@ -163,7 +169,7 @@ class LatestOnly:
         torch.set_num_threads(self.threads)
         if sys.platform.startswith("linux"):  # there a thread id names the thread alone; elsewhere normal priority
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), AHEAD_NICE)
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closed or (self._ahead and self._idle and not self._changed))
