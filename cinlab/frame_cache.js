@@ -122,7 +122,9 @@ async function render({ model, el }) {
 
   const ids = model.get("controls").map((ref) => ref.replace(/^IPY_MODEL_/, ""));
   const controls = await Promise.all(ids.map((id) => model.widget_manager.get_model(id)));
-  const decoded = new Map(); // url -> Image: each frame is decoded when it arrives, not when it is shown
+  // Each frame is decoded when it arrives, not when it is shown: decode took 14-18 ms of a key's
+  // 37-43 ms with this, 21-33 ms without (benchmarks/browser, 2-core AMD EPYC).
+  const decoded = new Map(); // url -> its decoded Image, kept while the frame is
   const store = new FrameStore(
     (bytes) => {
       const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));

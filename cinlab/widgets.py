@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import copy
 import io
-import math
 import time
 import weakref
 from typing import Callable, Sequence
@@ -313,9 +312,7 @@ FULL_BUDGET_MS = 180.0
 def preview_side(size: int, full_ms: float) -> int | None:
     """The shorter side of a preview for a ``size`` px picture whose full render takes
     ``full_ms``; None where the full picture fits ``PREVIEW_BUDGET_MS`` (no preview needed)."""
-    if full_ms <= PREVIEW_BUDGET_MS:
-        return None
-    side = max(MIN_PREVIEW, int(size * math.sqrt(PREVIEW_BUDGET_MS / full_ms)) // 16 * 16)
+    side = full_side(size, size, full_ms, PREVIEW_BUDGET_MS, smallest=MIN_PREVIEW)
     return side if side < size else None
 
 # CSS for every live widget. ipywidgets marks a widget whose kernel connection is gone

@@ -16,35 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cinlab import live as frame_cache, widgets
+from cinlab import live as live_module, widgets
 from cinlab.live import Frame, FrameCache, axis, control_state, full_side, prefetch_plan, state_key
-from cinlab.model import TransformerNet
 from cinlab.widgets import StyleMixer, spatial_blend, style_pad, two_style_slider, weight_sliders
 
-JS = Path(frame_cache.__file__).with_name("frame_cache.js")
-
-
-@pytest.fixture()
-def model():
-    torch.manual_seed(0)
-    net = TransformerNet(4, width=0.25, style_names=["a", "b", "c", "d"])
-    with torch.no_grad():
-        for p in net.style_parameters():
-            p.normal_(1.0, 0.5)
-    return net
-
-
-@pytest.fixture()
-def photo():
-    return torch.rand(1, 3, 40, 48)
-
-
-@pytest.fixture()
-def live():
-    made = []
-    yield made.append
-    for widget in made:
-        widget.close()
+JS = Path(live_module.__file__).with_name("frame_cache.js")
 
 
 # ----------------------------------------------------------------------------- states and keys
@@ -341,7 +317,7 @@ def test_work_ahead_runs_in_its_own_low_priority_thread():
         renderer.close()
     assert seen["ahead"][0] != seen["draw"][0] and seen["ahead"][2] == 1
     if sys.platform.startswith("linux"):
-        assert seen["ahead"][1] == frame_cache.AHEAD_NICE > 0 and seen["draw"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # only that thread
+        assert seen["ahead"][1] == live_module.AHEAD_NICE > 0 and seen["draw"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # only that thread
     assert not any(t.is_alive() for t in renderer._threads)  # close() ends both
 
 
@@ -372,7 +348,7 @@ def test_frame_cache_keeps_as_many_frames_as_the_browser():
     for key in "abc":
         cache.put(key, Frame(b"x", True))
     assert [k for k, _ in cache.items()] == ["b", "c"]
-    assert f"MAX_FRAMES = {frame_cache.MAX_CACHE_FRAMES};" in JS.read_text()
+    assert f"MAX_FRAMES = {live_module.MAX_CACHE_FRAMES};" in JS.read_text()
 
 
 def test_the_view_writes_captions_as_text_not_html():

@@ -17,35 +17,10 @@ import torch
 from PIL import Image
 
 from cinlab import live as live_threads, widgets
-from cinlab.model import TransformerNet
 from cinlab.style import StyleCondition
 from cinlab.widgets import LatestOnly, StyleMixer, pad_picture, pad_point, pad_uv, spatial_blend, style_pad, two_style_slider, weight_sliders
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture()
-def model():
-    torch.manual_seed(0)
-    net = TransformerNet(4, width=0.25, style_names=["a", "b", "c", "d"])
-    with torch.no_grad():
-        for p in net.style_parameters():
-            p.normal_(1.0, 0.5)
-    return net
-
-
-@pytest.fixture()
-def photo():
-    return torch.rand(1, 3, 40, 48)
-
-
-@pytest.fixture()
-def live():
-    """Close every live widget a test makes (their render threads stop)."""
-    made = []
-    yield made.append
-    for widget in made:
-        widget.close()
 
 
 def picture_size(live_widget) -> tuple[int, int]:
