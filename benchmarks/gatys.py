@@ -156,15 +156,28 @@ def main(argv=None):
         return gatys(content, style, steps=args.steps, loss_network=net, device=device, progress=False).image
 
     objective = gatys_objective(
-        net, content, [style], [1.0], content_layers=GATYS_CONTENT_LAYERS, style_layers=GATYS_STYLE_LAYERS,
-        content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT,
+        net,
+        content,
+        [style],
+        [1.0],
+        content_layers=GATYS_CONTENT_LAYERS,
+        style_layers=GATYS_STYLE_LAYERS,
+        content_weight=1.0,
+        style_weight=GATYS_STYLE_WEIGHT,
     )
 
     def reference(loss_scale=1.0):
         cnn = LossNetwork("vgg19", layers=layers).features.to(device)  # same weights
         return run_style_transfer(
-            cnn, net.mean.flatten(), net.std.flatten(), content, style, content.clone(), args.steps,
-            GATYS_STYLE_WEIGHT * loss_scale, loss_scale,
+            cnn,
+            net.mean.flatten(),
+            net.std.flatten(),
+            content,
+            style,
+            content.clone(),
+            args.steps,
+            GATYS_STYLE_WEIGHT * loss_scale,
+            loss_scale,
         ).detach()
 
     # The constant cinlab's L-BFGS multiplies the loss by (see cinlab.optimization): given to
@@ -195,7 +208,9 @@ def main(argv=None):
         results[name] = (best / args.steps, best, loss)
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"Gatys, {args.content} x {args.style}, {tuple(content.shape[-2:])} px, {args.steps} L-BFGS iterations, {name}")
+    print(
+        f"Gatys, {args.content} x {args.style}, {tuple(content.shape[-2:])} px, {args.steps} L-BFGS iterations, {name}"
+    )
     print(f"{'implementation':<22} {'s/iter':>9} {'total s':>9} {'final loss':>12}")
     for k, (per, total, loss) in results.items():
         print(f"{k:<22} {per:>9.4f} {total:>9.2f} {loss:>12.5g}")

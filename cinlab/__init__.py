@@ -28,7 +28,20 @@ A map of the package, one module per chapter of the paper, plumbing below:
 
 __version__ = "0.2.0"
 
-from . import artefacts, config, embedding, evaluation, hardware, images, losses, paper, plots, reference, registry, style
+from . import (
+    artefacts,
+    config,
+    embedding,
+    evaluation,
+    hardware,
+    images,
+    losses,
+    paper,
+    plots,
+    reference,
+    registry,
+    style,
+)
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
 from .hardware import default_device

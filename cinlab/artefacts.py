@@ -62,7 +62,9 @@ def blob_fraction(output: torch.Tensor, content: torch.Tensor, *, high: float = 
 def blob_mask(output: torch.Tensor, content: torch.Tensor, *, high: float = 0.98, low: float = 0.9) -> torch.Tensor:
     """The pixels :func:`blob_fraction` counts, as a boolean mask [B, H, W]."""
     if output.shape != content.shape:
-        raise ValueError(f"output and content must have the same shape; got {tuple(output.shape)} and {tuple(content.shape)}.")
+        raise ValueError(
+            f"output and content must have the same shape; got {tuple(output.shape)} and {tuple(content.shape)}."
+        )
     return (output > high).all(1) & (content < low).all(1)
 
 
@@ -93,12 +95,16 @@ def local_contrast_percentile(image: torch.Tensor, mask: torch.Tensor, window: i
     mean_sq = F.avg_pool2d(F.pad(lum * lum, pad, mode="reflect"), window, 1)
     contrast = (mean_sq - mean * mean).clamp_min(0).sqrt()[0, 0]
     ordered = contrast.flatten().sort().values
-    below = torch.searchsorted(ordered, contrast[mask], side="left").float() / ordered.numel()  # share of pixels with less contrast
+    below = (
+        torch.searchsorted(ordered, contrast[mask], side="left").float() / ordered.numel()
+    )  # share of pixels with less contrast
     return float(below.median() * 100)
 
 
 @torch.no_grad()
-def activation_outliers(model, image: torch.Tensor, style, mask: torch.Tensor, *, share: float = 0.25) -> list[dict[str, Any]]:
+def activation_outliers(
+    model, image: torch.Tensor, style, mask: torch.Tensor, *, share: float = 0.25
+) -> list[dict[str, Any]]:
     """Along the network, how far the activations under ``mask`` stand out from the rest.
 
     ``image`` [1, 3, H, W] is stylised under ``style``; at each stage (the outputs of
@@ -130,8 +136,10 @@ def activation_outliers(model, image: torch.Tensor, style, mask: torch.Tensor, *
     if not all(isinstance(m, (ConvLayer, ResidualBlock)) for _, m in stages):
         raise TypeError("activation_outliers needs a cinlab TransformerNet.")
     recorded: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, out, name=name: recorded.__setitem__(name, out.detach().float()))
-               for name, m in stages]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, out, name=name: recorded.__setitem__(name, out.detach().float()))
+        for name, m in stages
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -148,11 +156,16 @@ def activation_outliers(model, image: torch.Tensor, style, mask: torch.Tensor, *
         z = deviation / a.std((1, 2), unbiased=False, keepdim=True).clamp_min(1e-12)
         squared = deviation.square()
         shares = squared[:, inside].sum(1) / squared.sum((1, 2)).clamp_min(1e-30)
-        rows.append({
-            "stage": name, "size": tuple(a.shape[-2:]), "area": inside.float().mean().item(),
-            "max_z_inside": z[:, inside].abs().max().item() if inside.any() else 0.0,
-            "max_z_outside": z[:, ~inside].abs().max().item() if (~inside).any() else 0.0,
-            "variance_inside": shares.median().item(),
-            "channels_dominated": int((shares > share).sum()), "channels": a.shape[0],
-        })
+        rows.append(
+            {
+                "stage": name,
+                "size": tuple(a.shape[-2:]),
+                "area": inside.float().mean().item(),
+                "max_z_inside": z[:, inside].abs().max().item() if inside.any() else 0.0,
+                "max_z_outside": z[:, ~inside].abs().max().item() if (~inside).any() else 0.0,
+                "variance_inside": shares.median().item(),
+                "channels_dominated": int((shares > share).sum()),
+                "channels": a.shape[0],
+            }
+        )
     return rows

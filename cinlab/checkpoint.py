@@ -55,7 +55,9 @@ def tensor_checksum(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path, model: TransformerNet, *, metadata=None, training=None, half: bool = False, overwrite: bool = False) -> Path:
+def save_checkpoint(
+    path, model: TransformerNet, *, metadata=None, training=None, half: bool = False, overwrite: bool = False
+) -> Path:
     """Write ``model`` (and optionally training state) to ``path`` atomically.
 
     ``half=True`` stores float weights in float16 (small enough for git; loading converts back
@@ -99,17 +101,23 @@ def load_checkpoint(path) -> dict[str, Any]:
         first = str(err).splitlines()[0][:160] if str(err) else ""
         if "weights_only" in str(err) or "Weights only load failed" in str(err):
             first = "it holds Python objects other than tensors and plain values, which cinlab never loads"
-        raise CheckpointError(f"{path} is corrupt, truncated or not a cinlab checkpoint ({type(err).__name__}: {first}). Re-download or re-train it.") from None
+        raise CheckpointError(
+            f"{path} is corrupt, truncated or not a cinlab checkpoint ({type(err).__name__}: {first}). Re-download or re-train it."
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cinlab checkpoint (no '{FORMAT}' format tag).")
     version = payload.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
-        raise CheckpointError(f"{path} uses checkpoint format {version!r}, which this cinlab does not understand ({FORMAT_VERSION}); upgrade cinlab.")
+        raise CheckpointError(
+            f"{path} uses checkpoint format {version!r}, which this cinlab does not understand ({FORMAT_VERSION}); upgrade cinlab."
+        )
     _validate_model_entry(payload.get("model"), path)
     if version >= 2:
         stored = payload.get("checksum")
         if not isinstance(stored, str) or stored != tensor_checksum(payload["model"]["state_dict"]):
-            raise CheckpointError(f"{path} is corrupt: its weights do not match the checksum stored with them. Re-download or re-train it.")
+            raise CheckpointError(
+                f"{path} is corrupt: its weights do not match the checksum stored with them. Re-download or re-train it."
+            )
     for key in ("metadata", "training"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             raise CheckpointError(f"{path}: '{key}' should be a dict; the file is corrupt or not cinlab's.")
@@ -138,7 +146,9 @@ def _validate_model_entry(model: Any, path: Path) -> None:
             raise CheckpointError(f"{bad} {key} must be one of {allowed}; got {config[key]!r}.")
     if not isinstance(names, list) or len(names) != num_styles or not all(isinstance(n, str) for n in names):
         raise CheckpointError(f"{bad} style_names must be a list of {num_styles} strings.")
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise CheckpointError(f"{bad} the weights must be a dict of tensors.")
     gamma = state.get("conv1.norm.gamma")
     if config.get("norm", "cin") == "cin" and (gamma is None or gamma.dim() != 2 or gamma.shape[0] != num_styles):
@@ -149,13 +159,21 @@ def model_from_checkpoint(payload: dict[str, Any], source: str = "checkpoint") -
     """Build the network a (validated) checkpoint describes and load its weights (float32)."""
     info = payload["model"]
     config = ModelConfig(**info["config"])
-    net = TransformerNet(config.num_styles, config.width, norm=config.norm, upsample=config.upsample,
-                         padding=config.padding, style_names=info["style_names"])
+    net = TransformerNet(
+        config.num_styles,
+        config.width,
+        norm=config.norm,
+        upsample=config.upsample,
+        padding=config.padding,
+        style_names=info["style_names"],
+    )
     state = {k: v.float() if v.is_floating_point() else v for k, v in info["state_dict"].items()}
     try:
         net.load_state_dict(state)
     except RuntimeError as err:
-        raise CheckpointError(f"{source}: the weights do not match the recorded architecture ({str(err)[:300]}).") from None
+        raise CheckpointError(
+            f"{source}: the weights do not match the recorded architecture ({str(err)[:300]})."
+        ) from None
     net.metadata = dict(payload.get("metadata") or {})
     return net
 
@@ -183,9 +201,10 @@ def load_weights_into(model: TransformerNet, path) -> TransformerNet:
     config = ModelConfig(**payload["model"]["config"])
     if config != model.config:
         what = "number of styles" if config.num_styles != model.config.num_styles else "architecture"
-        raise CheckpointError(f"{path} does not fit this network: its {what} differs (checkpoint {config}, network {model.config}).")
+        raise CheckpointError(
+            f"{path} does not fit this network: its {what} differs (checkpoint {config}, network {model.config})."
+        )
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"]["state_dict"].items()}
     model.load_state_dict(state)
     model.style_names = list(payload["model"]["style_names"])
     return model
-

@@ -63,13 +63,27 @@ def _cmd_gatys(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, args.overwrite)  # before minutes of optimisation, not after
     result = gatys(
-        args.content, args.style, steps=args.steps, optimizer=args.optimizer, size=args.size, style_scale=args.style_scale,
-        style_blend=args.style_blend, style_weight=args.style_weight, content_weight=args.content_weight, init=args.init,
-        seed=args.seed, preserve_color=args.preserve_color, scales=args.scales, device=_device(args), progress=not args.quiet,
+        args.content,
+        args.style,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        size=args.size,
+        style_scale=args.style_scale,
+        style_blend=args.style_blend,
+        style_weight=args.style_weight,
+        content_weight=args.content_weight,
+        init=args.init,
+        seed=args.seed,
+        preserve_color=args.preserve_color,
+        scales=args.scales,
+        device=_device(args),
+        progress=not args.quiet,
     )
     save_image(result.image, out, overwrite=args.overwrite)
-    print(f"saved {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) after {result.steps} steps in "
-          f"{result.seconds:.1f} s; loss {result.history['total'][0]:.4g} -> {result.final_losses['total']:.4g}")
+    print(
+        f"saved {out} ({result.image.shape[-1]}x{result.image.shape[-2]}) after {result.steps} steps in "
+        f"{result.seconds:.1f} s; loss {result.history['total'][0]:.4g} -> {result.final_losses['total']:.4g}"
+    )
     return 0
 
 
@@ -94,14 +108,30 @@ def _run_folder(path: str) -> Path:
 
 def _train_overrides(args: argparse.Namespace) -> dict:
     # TrainConfig fields with an option of the same name (--batch is batch_size)
-    fields = ("steps", "crop_size", "style_size", "style_weight", "content_weight", "lr", "content", "width", "seed",
-              "eval_every", "eval_batches", "checkpoint_every", "log_every", "precision")
+    fields = (
+        "steps",
+        "crop_size",
+        "style_size",
+        "style_weight",
+        "content_weight",
+        "lr",
+        "content",
+        "width",
+        "seed",
+        "eval_every",
+        "eval_batches",
+        "checkpoint_every",
+        "log_every",
+        "precision",
+    )
     out = {field: getattr(args, field) for field in fields if getattr(args, field, None) is not None}
     if getattr(args, "batch", None) is not None:
         out["batch_size"] = args.batch
     if "content" in out:  # one value: "photos" or a folder; otherwise a list of images
         content = out["content"]
-        out["content"] = content[0] if len(content) == 1 and (content[0] == "photos" or Path(content[0]).is_dir()) else list(content)
+        out["content"] = (
+            content[0] if len(content) == 1 and (content[0] == "photos" or Path(content[0]).is_dir()) else list(content)
+        )
     if getattr(args, "compile", False):
         out["compile"] = True
     return out
@@ -122,8 +152,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             done = load_checkpoint(checkpoint)["training"]
             target = args.steps or done["config"]["steps"]
             if done["step"] >= target:
-                print(f"{out}: the run is complete ({done['step']} steps); nothing to do. Pass --steps N (more than "
-                      f"{done['step']}) with --resume to extend it.")
+                print(
+                    f"{out}: the run is complete ({done['step']} steps); nothing to do. Pass --steps N (more than "
+                    f"{done['step']}) with --resume to extend it."
+                )
                 return 0
             trainer = Trainer.resume(checkpoint, device=device, **_train_overrides(args))
         else:
@@ -149,7 +181,9 @@ def _cmd_add_style(args: argparse.Namespace) -> int:
     styles = expand_styles(args.styles)
     config = finetune_config(model, styles, **_train_overrides(args))
     with RunLock(out):
-        trainer = add_styles(model, styles, config, out_dir=out, device=device, progress=not args.quiet, overwrite=args.overwrite)
+        trainer = add_styles(
+            model, styles, config, out_dir=out, device=device, progress=not args.quiet, overwrite=args.overwrite
+        )
     print(f"network now has {trainer.model.num_styles} styles; model: {out / 'model.pt'}")
     return 0
 
@@ -225,7 +259,11 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-weight", type=_finite_float)
     p.add_argument("--content-weight", type=_finite_float)
     p.add_argument("--lr", type=_finite_float)
-    p.add_argument("--content", nargs="+", help="'photos' (the default pool), a folder of images (COCO / ImageNet layout), or images")
+    p.add_argument(
+        "--content",
+        nargs="+",
+        help="'photos' (the default pool), a folder of images (COCO / ImageNet layout), or images",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int, help="run the evaluation protocol every N steps")
     p.add_argument("--eval-batches", type=_positive_int, help="fixed content batches per evaluation (paper: 32)")
@@ -242,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .optimization import GATYS_CONTENT_WEIGHT, GATYS_STYLE_WEIGHT
     from .train import PRESETS
 
-    parser = argparse.ArgumentParser(prog="cinlab", description="Neural style transfer for teaching (Dumoulin et al. 2017).")
+    parser = argparse.ArgumentParser(
+        prog="cinlab", description="Neural style transfer for teaching (Dumoulin et al. 2017)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gatys", help="stylise one image by optimising its pixels (Gatys et al.)")
@@ -285,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--content", required=True)
     s.add_argument("--style", nargs="+", default=["0"], help="style label(s) or name(s); several -> --out is a folder")
-    s.add_argument("--weights", type=_finite_float, nargs="+", help="mixing weights, one per style (instead of --style)")
+    s.add_argument(
+        "--weights", type=_finite_float, nargs="+", help="mixing weights, one per style (instead of --style)"
+    )
     s.add_argument("--normalize", action="store_true", help="scale --weights to sum to 1")
     s.add_argument("--out", required=True)
     s.add_argument("--size", type=_positive_int, default=None, help="shorter side of the output (default: the photo's)")
@@ -300,9 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=_cmd_export)
 
-    d = sub.add_parser("download-images", help="download and verify the registry's images into a folder, for offline use")
+    d = sub.add_parser(
+        "download-images", help="download and verify the registry's images into a folder, for offline use"
+    )
     d.add_argument("--out", required=True, help="the folder (use it as CINLAB_IMAGE_DIR)")
-    d.add_argument("--set", default=None, help="only one set (varied32, impressionist10, finetune, photos, train_photos)")
+    d.add_argument(
+        "--set", default=None, help="only one set (varied32, impressionist10, finetune, photos, train_photos)"
+    )
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_cmd_download_images)
     return parser

@@ -78,6 +78,7 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, eps: float
     The linear map ``x -> A (x - mu_s) + mu_c`` with ``A = C_c^(1/2) C_s^(-1/2)`` (symmetric
     matrix square roots, "image analogies" colour transfer in Gatys et al. 2016).
     """
+
     def stats(x):
         flat = x.double().permute(1, 0, 2, 3).reshape(3, -1)
         mu = flat.mean(1, keepdim=True)

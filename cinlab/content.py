@@ -38,7 +38,9 @@ def training_photos(held_out: Sequence[str] = HELD_OUT_PHOTOS) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in held]
 
 
-def random_crop_boxes(count: int, height: int, width: int, generator: torch.Generator) -> list[tuple[int, int, int, bool]]:
+def random_crop_boxes(
+    count: int, height: int, width: int, generator: torch.Generator
+) -> list[tuple[int, int, int, bool]]:
     """``count`` random (top, left, side, flip) squares covering 50-100 % of the shorter side."""
     scales = (0.5 + 0.5 * torch.rand(count, generator=generator)).tolist()
     offsets = torch.rand(count, 2, generator=generator).tolist()
@@ -174,7 +176,9 @@ class FolderSampler:
                 self._it = None
 
 
-def make_sampler(content, held_out: Sequence[str], crop_size: int, batch: int, device, generator, *, workers: int = 2, seed: int = 0):
+def make_sampler(
+    content, held_out: Sequence[str], crop_size: int, batch: int, device, generator, *, workers: int = 2, seed: int = 0
+):
     """The content stream a config asks for: ``"photos"`` (the default pool), a list of images
     (a pool of just those), or a folder."""
     if isinstance(content, (list, tuple)):

@@ -33,7 +33,9 @@ def style_vectors(model, part: str = "both") -> torch.Tensor:
         raise ValueError(f"part must be one of {PARTS}; got {part!r}.")
     layers = model.norm_layers()
     if not layers:
-        raise ValueError("This network has no conditional instance norm layers (norm='cin'): its styles have no embedding.")
+        raise ValueError(
+            "This network has no conditional instance norm layers (norm='cin'): its styles have no embedding."
+        )
     tables = []
     for layer in layers:
         if part in ("both", "gamma"):
@@ -85,7 +87,13 @@ def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float 
     rows = []
     for name, layer in zip(layer_names(model), model.norm_layers()):
         gamma, beta = layer.gamma.detach().float()[labels], layer.beta.detach().float()[labels]
-        rows.append({"layer": name, "gamma": float(gamma.std(0, correction=0).mean()), "beta": float(beta.std(0, correction=0).mean())})
+        rows.append(
+            {
+                "layer": name,
+                "gamma": float(gamma.std(0, correction=0).mean()),
+                "beta": float(beta.std(0, correction=0).mean()),
+            }
+        )
     return rows
 
 

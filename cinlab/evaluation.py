@@ -90,7 +90,9 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def log_rows(steps: Sequence[int], keys: Sequence[str], values: torch.Tensor, styles: torch.Tensor, names: Sequence[str]) -> list[dict]:
+def log_rows(
+    steps: Sequence[int], keys: Sequence[str], values: torch.Tensor, styles: torch.Tensor, names: Sequence[str]
+) -> list[dict]:
     """Training-log rows: per step one row for the batch (``name`` "all") and one per style in it.
 
     ``values`` [S, K, B]: loss term k of example b at each of S steps; ``styles`` [S, B]: which
@@ -99,10 +101,19 @@ def log_rows(steps: Sequence[int], keys: Sequence[str], values: torch.Tensor, st
     rows = []
     for i, step in enumerate(steps):
         per_example = values[i]  # [K, B]
-        rows.append({"step": step, "name": "all", "n": per_example.shape[1], **dict(zip(keys, per_example.mean(1).tolist()))})
+        rows.append(
+            {"step": step, "name": "all", "n": per_example.shape[1], **dict(zip(keys, per_example.mean(1).tolist()))}
+        )
         for k in styles[i].unique().tolist():
             chosen = styles[i] == k
-            rows.append({"step": step, "name": names[k], "n": int(chosen.sum()), **dict(zip(keys, per_example[:, chosen].mean(1).tolist()))})
+            rows.append(
+                {
+                    "step": step,
+                    "name": names[k],
+                    "n": int(chosen.sum()),
+                    **dict(zip(keys, per_example[:, chosen].mean(1).tolist())),
+                }
+            )
     return rows
 
 
@@ -144,7 +155,9 @@ def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- Figs 5 and 6
 
 
-def eval_curve(rows: Sequence[dict[str, Any]] | str | os.PathLike, name: str, key: str = "style") -> tuple[list[int], list[float]]:
+def eval_curve(
+    rows: Sequence[dict[str, Any]] | str | os.PathLike, name: str, key: str = "style"
+) -> tuple[list[int], list[float]]:
     """(steps, values) of one style's ``key`` in an evaluation log (rows or a CSV path)."""
     if isinstance(rows, (str, os.PathLike)):
         rows = read_log(rows)
@@ -164,7 +177,12 @@ def value_at(rows, name: str, key: str, step: int) -> float:
 
 
 def loss_differences(
-    n_style_rows, single_rows: dict[str, Any], step: int, *, single_step: int | None = None, keys: Sequence[str] = ("content", "style")
+    n_style_rows,
+    single_rows: dict[str, Any],
+    step: int,
+    *,
+    single_step: int | None = None,
+    keys: Sequence[str] = ("content", "style"),
 ) -> dict[str, Any]:
     """Fig 5: relative difference (N-style - single-style) / single-style of each loss, per style.
 
@@ -177,7 +195,9 @@ def loss_differences(
     """
     single_step = step if single_step is None else single_step
     per_style = {
-        name: {key: value_at(n_style_rows, name, key, step) / value_at(rows, name, key, single_step) - 1.0 for key in keys}
+        name: {
+            key: value_at(n_style_rows, name, key, step) / value_at(rows, name, key, single_step) - 1.0 for key in keys
+        }
         for name, rows in single_rows.items()
     }
     mean, std = {}, {}
@@ -222,7 +242,10 @@ def interpolation_style_losses(
     if loss_network is None:
         loss_network = LossNetwork(meta.get("backend", "vgg19"), layers=layers, pooling=meta.get("pooling", "max"))
     loss = StyleTransferLoss(loss_network.to(device), (), layers)
-    targets = {key: loss.gram_targets([load_image(s, style_size, device=device)]) for key, s in (("a", style_a), ("b", style_b))}
+    targets = {
+        key: loss.gram_targets([load_image(s, style_size, device=device)])
+        for key, s in (("a", style_a), ("b", style_b))
+    }
     content = content.to(device)
     out: dict[str, list[float]] = {"alpha": [float(x) for x in alphas], "loss_a": [], "loss_b": []}
     for mixture in interpolate(a, b, list(alphas)):

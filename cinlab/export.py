@@ -63,7 +63,9 @@ def to_torchscript(net, path: str | os.PathLike, *, example_size: int = 64, over
     module = ExportableNet(net)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notices; the tests check the graph
-        module.body = torch.jit.trace(module.body, _examples(net.num_styles, example_size, example_size), check_trace=False)
+        module.body = torch.jit.trace(
+            module.body, _examples(net.num_styles, example_size, example_size), check_trace=False
+        )
         scripted = torch.jit.script(module)
         buffer = io.BytesIO()
         torch.jit.save(scripted, buffer)  # into memory first: a full disk must not abort the process

@@ -54,7 +54,9 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, *, create_par
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name inside it (e.g. {path / ('out' + (path.suffix or '.png'))}).")
+        raise OutputError(
+            f"{path} is a folder; give a file name inside it (e.g. {path / ('out' + (path.suffix or '.png'))})."
+        )
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; {OVERWRITE_HINT}.")
     parent = path.parent
@@ -68,7 +70,9 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, *, create_par
     if not parent.is_dir():
         raise OutputError(f"{parent} is a file, not a folder: choose another output path.")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"Cannot write into {parent}: the folder is read-only or you lack permission. Choose another output folder.")
+        raise OutputError(
+            f"Cannot write into {parent}: the folder is read-only or you lack permission. Choose another output folder."
+        )
     return path
 
 
@@ -201,7 +205,12 @@ class RunLock:
                 "stop it, or choose another folder."
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        os.write(
+            fd,
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+            ).encode(),
+        )
         RunLock._held[key] = [fd, 1]
         return self
 

@@ -55,7 +55,9 @@ def resolve_device(device: torch.device | str | None = None) -> torch.device:
     try:
         parsed = torch.device(device.strip().lower() if isinstance(device, str) else device)
     except (RuntimeError, TypeError, ValueError):
-        raise DeviceError(f"{device!r} is not a device: use 'cpu', 'cuda' or 'cuda:N' (or leave it out for the GPU when present).") from None
+        raise DeviceError(
+            f"{device!r} is not a device: use 'cpu', 'cuda' or 'cuda:N' (or leave it out for the GPU when present)."
+        ) from None
     if parsed.type == "cpu":
         return torch.device("cpu")
     if parsed.type == "cuda":
@@ -142,7 +144,13 @@ class Precision:
 
 
 #: What users may ask for: ``"auto"`` (the table above), or a fixed choice.
-PRECISION_MODES = {"auto": None, "bf16": torch.bfloat16, "fp16": torch.float16, "float32": torch.float32, "none": torch.float32}
+PRECISION_MODES = {
+    "auto": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float32": torch.float32,
+    "none": torch.float32,
+}
 
 
 def choose_precision(device: torch.device | str, mode: str | torch.dtype | None = "auto") -> Precision:

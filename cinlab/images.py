@@ -71,7 +71,9 @@ def _open_file(path: Path, max_pixels: int, draft_size: tuple[int, int] | None) 
             img.load()
             return img
     except Image.DecompressionBombError as err:
-        raise ImageError(f"{path} is too large to decode safely ({err}). If you trust the file, pass max_pixels=...") from err
+        raise ImageError(
+            f"{path} is too large to decode safely ({err}). If you trust the file, pass max_pixels=..."
+        ) from err
     except UnidentifiedImageError as err:
         raise ImageError(f"{path} is not an image file PIL can read (or it is empty).") from err
     except OSError as err:  # truncated or corrupt data inside a recognised format
@@ -117,7 +119,9 @@ def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-        raise ImageError(f"An image array must be [H, W], [H, W, C] or [C, H, W] with C in (1, 3, 4); got shape {a.shape}.")
+        raise ImageError(
+            f"An image array must be [H, W], [H, W, C] or [C, H, W] with C in (1, 3, 4); got shape {a.shape}."
+        )
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ImageError(f"Zero-sized image array of shape {a.shape}.")
     if a.dtype == np.bool_:
@@ -151,7 +155,9 @@ def check_image_tensor(image: torch.Tensor, name: str = "image") -> torch.Tensor
     Returns the tensor unchanged; raises :class:`ImageError` naming the problem and the fix.
     """
     if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor [B, 3, H, W]; got {type(image).__name__}. Use cinlab.load_image().")
+        raise TypeError(
+            f"{name} must be a torch.Tensor [B, 3, H, W]; got {type(image).__name__}. Use cinlab.load_image()."
+        )
     if image.dim() != 4 or image.shape[1] != 3:
         raise ImageError(
             f"{name} must have shape [B, 3, H, W] (RGB); got {tuple(image.shape)}. cinlab.load_image() converts any image to that layout."
@@ -282,7 +288,9 @@ def load_image(
     elif isinstance(source, (str, os.PathLike)):
         image = _load_named_or_file(source, size, max_pixels)
     else:
-        raise TypeError(f"load_image takes a registry name, a path, a PIL image, an array or a tensor; got {type(source).__name__}.")
+        raise TypeError(
+            f"load_image takes a registry name, a path, a PIL image, an array or a tensor; got {type(source).__name__}."
+        )
     image = resize(image, size, max_pixels=max_pixels)
     return image.to(device) if device is not None else image
 

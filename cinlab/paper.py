@@ -12,7 +12,11 @@ from typing import Any, Sequence
 
 #: :func:`differences_from_paper` states them.
 PAPER_SETTINGS = {
-    "steps": 40_000, "finetune_steps": 5_000, "batch_size": 16, "crop_size": 256, "eval_batches": 32,
+    "steps": 40_000,
+    "finetune_steps": 5_000,
+    "batch_size": 16,
+    "crop_size": 256,
+    "eval_batches": 32,
     "content": "ImageNet photos",
     "loss_network": "VGG-16, average pooling",
     "layers": "content relu3_3; style relu1_2, relu2_2, relu3_3, relu4_3",
@@ -43,7 +47,9 @@ def training_scale(model_or_metadata) -> dict[str, float]:
     paper_steps = PAPER_SETTINGS["finetune_steps"] if meta.get("trainable") == "styles" else PAPER_SETTINGS["steps"]
     images = steps * batch / (paper_steps * PAPER_SETTINGS["batch_size"])
     return {
-        "steps": steps, "images_seen": steps * batch, "images": images,
+        "steps": steps,
+        "images_seen": steps * batch,
+        "images": images,
         "pixels": images * (crop / PAPER_SETTINGS["crop_size"]) ** 2,
         "images_per_style": steps * batch / max(1, len(meta.get("styles") or [None])),
     }
@@ -93,7 +99,9 @@ def differences_from_paper(model_or_metadata) -> list[dict[str, str]]:
     paper = PAPER_SETTINGS
     content = meta.get("content", config.get("content", "photos"))
     if isinstance(content, str):
-        content_here = f"the photos in {content}" if content != "photos" else "cinlab's default pool (train_photos + photos)"
+        content_here = (
+            f"the photos in {content}" if content != "photos" else "cinlab's default pool (train_photos + photos)"
+        )
     else:
         content_here = f"{len(content)} photos ({', '.join(content[:3])}, ...)"
     held = config.get("held_out")
@@ -108,7 +116,11 @@ def differences_from_paper(model_or_metadata) -> list[dict[str, str]]:
     eval_batch = config.get("eval_batch_size") or meta["batch_size"]
     if finetuned:
         base = meta.get("base_metadata") or {}
-        init = meta.get("init") or config.get("init") or "the mean of the old rows (cinlab's default; not recorded in this file)"
+        init = (
+            meta.get("init")
+            or config.get("init")
+            or "the mean of the old rows (cinlab's default; not recorded in this file)"
+        )
         new_rows = f"appended after the {len(base.get('styles', [])) or 'old'} old rows, which stay bit-identical; start: {init}"
     else:
         new_rows = "none: every weight trained from the start"
@@ -116,17 +128,29 @@ def differences_from_paper(model_or_metadata) -> list[dict[str, str]]:
         ("content images", paper["content"], content_here),
         ("loss network", paper["loss_network"], str(meta.get("loss_network", meta.get("backend", "?")))),
         ("loss layers", paper["layers"], layers_here),
-        ("crops and batch", f"{paper['crop_size']} px crops, batch {paper['batch_size']}",
-         f"{meta['crop_size']} px crops, batch {meta['batch_size']}"),
-        ("training steps" + (" (fine-tuning)" if finetuned else ""),
-         f"{paper_steps:,} ({paper_steps * paper['batch_size']:,} crops)",
-         f"{scale['steps']:,} ({scale['images_seen']:,} crops = {scale['images']:.2%} of the paper's; "
-         f"{scale['pixels']:.2%} of its pixels)"),
-        ("evaluation", f"{paper['eval_batches']} fixed batches", f"{config.get('eval_batches', '?')} fixed batches of {eval_batch}"),
+        (
+            "crops and batch",
+            f"{paper['crop_size']} px crops, batch {paper['batch_size']}",
+            f"{meta['crop_size']} px crops, batch {meta['batch_size']}",
+        ),
+        (
+            "training steps" + (" (fine-tuning)" if finetuned else ""),
+            f"{paper_steps:,} ({paper_steps * paper['batch_size']:,} crops)",
+            f"{scale['steps']:,} ({scale['images_seen']:,} crops = {scale['images']:.2%} of the paper's; "
+            f"{scale['pixels']:.2%} of its pixels)",
+        ),
+        (
+            "evaluation",
+            f"{paper['eval_batches']} fixed batches",
+            f"{config.get('eval_batches', '?')} fixed batches of {eval_batch}",
+        ),
         ("style set", paper["styles"], _describe_styles(meta.get("styles", []))),
         ("style image size", paper["style_size"], f"shorter side {meta['style_size']} px"),
-        ("precision, hardware", paper["precision"],
-         f"{meta.get('precision', '?')} on {meta.get('device', '?')}, {float(meta.get('seconds', 0)):,.0f} s"),
+        (
+            "precision, hardware",
+            paper["precision"],
+            f"{meta.get('precision', '?')} on {meta.get('device', '?')}, {float(meta.get('seconds', 0)):,.0f} s",
+        ),
         ("new style rows", paper["new_rows"], new_rows),
     ]
     return [{"aspect": a, "paper": p, "here": h} for a, p, h in rows]

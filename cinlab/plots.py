@@ -40,7 +40,9 @@ def show_images(
     ncols = ncols or min(len(images), 5)
     nrows = math.ceil(len(images) / ncols)
     h, w = images[0].shape[-2:]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * h / w + (0.3 if titles else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows * h / w + (0.3 if titles else 0)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for i, image in enumerate(images):
@@ -74,7 +76,9 @@ def at_scale(image: torch.Tensor, shape: Sequence[int], *, fill: float = 1.0) ->
     crop_h, crop_w = min(h, height), min(w, width)
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
     at_top, at_left = (height - crop_h) // 2, (width - crop_w) // 2
-    canvas[..., at_top : at_top + crop_h, at_left : at_left + crop_w] = image[..., top : top + crop_h, left : left + crop_w]
+    canvas[..., at_top : at_top + crop_h, at_left : at_left + crop_w] = image[
+        ..., top : top + crop_h, left : left + crop_w
+    ]
     return canvas
 
 
@@ -164,8 +168,16 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
     fig = plt.figure(figsize=(size * (cols + 2), size * rows * aspect + 0.4))
     # Tiles edge to edge (a thin gap), so the grid reads as one picture; the corner columns hold
     # only the paintings, so their titles have room above them.
-    spec = fig.add_gridspec(rows, cols + 2, wspace=0.03, hspace=0.03, left=0.01, right=0.99, bottom=0.01,
-                            top=1 - 0.3 / (size * rows * aspect + 0.4))
+    spec = fig.add_gridspec(
+        rows,
+        cols + 2,
+        wspace=0.03,
+        hspace=0.03,
+        left=0.01,
+        right=0.99,
+        bottom=0.01,
+        top=1 - 0.3 / (size * rows * aspect + 0.4),
+    )
     for i, tile in enumerate(tiles):
         ax = fig.add_subplot(spec[i // cols, 1 + i % cols])
         ax.imshow(_as_hwc(tile))
@@ -213,8 +225,16 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
         if painting is not None:
             box = AnnotationBbox(OffsetImage(_as_hwc(painting), zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
             ax.add_artist(box)
-        ax.annotate(name, (x, y), xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
-                    textcoords="offset points", ha="center", va="top", fontsize=6, zorder=3)
+        ax.annotate(
+            name,
+            (x, y),
+            xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=6,
+            zorder=3,
+        )
     ax.margins(0.12)
     ax.set_xlabel(f"principal component 1 ({100 * float(share[0]):.0f} % of the variance)")
     ax.set_ylabel(f"principal component 2 ({100 * float(share[1]):.0f} % of the variance)")

@@ -90,7 +90,11 @@ class PlainNet(nn.Module):
     @torch.no_grad()
     def copy_from(self, net) -> "PlainNet":
         """Take cinlab's weights (same architecture), so both compute the same function."""
-        ours = [net.conv1, net.conv2, net.conv3] + [c for b in net.residuals for c in (b.conv1, b.conv2)] + [net.up1, net.up2, net.out]
+        ours = (
+            [net.conv1, net.conv2, net.conv3]
+            + [c for b in net.residuals for c in (b.conv1, b.conv2)]
+            + [net.up1, net.up2, net.out]
+        )
         plain = [self.c1, self.c2, self.c3] + [c for b in self.res for c in (b.a, b.b)] + [self.u1, self.u2, self.out]
         for o, p in zip(ours, plain):
             p.conv.weight.copy_(o.conv.weight)
@@ -146,7 +150,9 @@ def plain_losses(net, vgg, style_grams, content, labels, content_weight=1.0, sty
     return content_weight * c + style_weight * s, c, s
 
 
-def plain_training_step(net, vgg, optimizer, content, style_grams, num_styles, content_weight=1.0, style_weight=1e-4, generator=None):
+def plain_training_step(
+    net, vgg, optimizer, content, style_grams, num_styles, content_weight=1.0, style_weight=1e-4, generator=None
+):
     """One step of N-style training, the paper's Section 3 in a dozen lines; returns the loss.
 
     ``content`` is a batch [B, 3, H, W] in [0, 1]; ``style_grams`` holds each style's Gram

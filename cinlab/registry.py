@@ -119,7 +119,9 @@ def image_info(name: str) -> ImageInfo:
         return reg[name]
     close = difflib.get_close_matches(name, list(reg), n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise KeyError(f"{name!r} is not a registered image name.{hint} See cinlab.image_names() for the list, or pass a file path.")
+    raise KeyError(
+        f"{name!r} is not a registered image name.{hint} See cinlab.image_names() for the list, or pass a file path."
+    )
 
 
 def image_dir() -> Path:
@@ -160,9 +162,15 @@ def fetch(name: str, folder: str | os.PathLike | None = None) -> Path:
     if found is not None:
         return found  # the common case: no pooch, no writes (the folder may be read-only)
     target = folder / info.file
-    problem = "is corrupt or a different file (its sha256 does not match the registry)" if target.exists() else "is not there"
+    problem = (
+        "is corrupt or a different file (its sha256 does not match the registry)" if target.exists() else "is not there"
+    )
     store = pooch.create(
-        path=folder, base_url="", registry={info.file: f"sha256:{info.sha256}"}, urls={info.file: info.url}, retry_if_failed=1
+        path=folder,
+        base_url="",
+        registry={info.file: f"sha256:{info.sha256}"},
+        urls={info.file: info.url},
+        retry_if_failed=1,
     )
     try:
         return Path(store.fetch(info.file, progressbar=False))
@@ -175,7 +183,9 @@ def fetch(name: str, folder: str | os.PathLike | None = None) -> Path:
         ) from None  # the message carries the cause; pooch's long network traceback would bury it
 
 
-def download_images(folder: str | os.PathLike, set_name: str | None = None, *, progress: bool = True) -> dict[str, Path | str]:
+def download_images(
+    folder: str | os.PathLike, set_name: str | None = None, *, progress: bool = True
+) -> dict[str, Path | str]:
     """Download and verify every registered image (or one set) into ``folder``.
 
     Images already there with the right sha256 are kept. Returns ``{name: path}`` for the

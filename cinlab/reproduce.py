@@ -28,21 +28,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import io
 import json
 import time
-import zipfile
 from pathlib import Path
 
 import torch
 
 from .artefacts import blob_fraction
-from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .checkpoint import load_model, save_checkpoint
 from .config import assets_dir
 from .evaluation import interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
 from .files import write_bytes
 from .images import load_image, square
+from .packs import install, pack
 from .registry import image_names
 from .train import TrainConfig, Trainer, add_styles
 
@@ -61,13 +60,19 @@ PROFILES = {
     # CI: the whole pipeline in seconds (a quarter-width network).
     "fast": dict(preset="fast", compile=False, unit=2, budget=None, evals=1, photo_size=48),
 }
-MAX_PACK_FILES, MAX_PACK_BYTES = 8, 16 * 2**20
 
 
 def run_config(profile: dict, styles, steps: int, eval_every: int, **overrides) -> TrainConfig:
     """A run's config: the profile's preset, these styles and steps, checkpoints at evaluations."""
-    return TrainConfig.preset(profile["preset"], styles=list(styles), steps=steps, compile=profile["compile"],
-                              eval_every=eval_every, checkpoint_every=max(eval_every, 250), **overrides)
+    return TrainConfig.preset(
+        profile["preset"],
+        styles=list(styles),
+        steps=steps,
+        compile=profile["compile"],
+        eval_every=eval_every,
+        checkpoint_every=max(eval_every, 250),
+        **overrides,
+    )
 
 
 def _finished(run: Path, steps: int) -> bool:
@@ -129,7 +134,9 @@ def train_all(profile: dict, runs: Path, progress: bool = True, log=print, start
         speed = measure_speed(Trainer(run_config(profile, image_names("impressionist10"), steps=1, eval_every=0)))
         seconds = training_seconds(profile["budget"], time.perf_counter() - started)
         unit = choose_unit(seconds, speed)
-        log(f"  measured {speed:.1f} steps/s; {seconds:.0f} s left for training -> u = {unit} ({UNITS_IN_ALL * unit:,} steps in all)")
+        log(
+            f"  measured {speed:.1f} steps/s; {seconds:.0f} s left for training -> u = {unit} ({UNITS_IN_ALL * unit:,} steps in all)"
+        )
         write_bytes(chosen, json.dumps({"unit": unit, "steps_per_second": speed}).encode(), overwrite=True)
     single_eval = max(1, unit // 20)
     n_style_eval = max(1, unit // profile["evals"])
@@ -162,7 +169,8 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
     fig5_images = loss_differences(n10, singles, 10 * unit, single_step=unit)
     finetune, scratch = read_log(runs / "finetune" / "eval_log.csv"), read_log(runs / "scratch" / "eval_log.csv")
     fig6 = {
-        "finetune_steps": unit, "scratch_steps": 3 * unit,
+        "finetune_steps": unit,
+        "scratch_steps": 3 * unit,
         "finetune_style_loss": value_at(finetune, FINETUNE_STYLE, "style", unit),
         "scratch_style_loss_at_finetune_steps": value_at(scratch, FINETUNE_STYLE, "style", unit),
         "scratch_style_loss_at_end": value_at(scratch, FINETUNE_STYLE, "style", 3 * unit),
@@ -173,12 +181,26 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
     crop = varied.metadata["crop_size"]
     content = torch.cat([square(load_image(n), crop) for n in ("tubingen", "chelsea", "coffee", "rocket")])
     alphas = [i / 10 for i in range(11)]
-    fig7 = interpolation_style_losses(varied, "starry_night", "the_scream", alphas, content, "starry_night", "the_scream")
+    fig7 = interpolation_style_losses(
+        varied, "starry_night", "the_scream", alphas, content, "starry_night", "the_scream"
+    )
     fig7["monotonic_a"] = is_monotonic(fig7["loss_a"], increasing=True)
     fig7["monotonic_b"] = is_monotonic(fig7["loss_b"], increasing=False)
-    timings = {run.name: load_model(run / "model.pt", "cpu").metadata.get("seconds") for run in sorted(runs.iterdir()) if (run / "model.pt").exists()}
-    return {"profile": profile_name, "unit": unit, "fig5": fig5, "fig5_equal_images_per_style": fig5_images, "fig6": fig6,
-            "fig7": fig7, "blobs": measure_blobs(runs, photo_size), "timings_s": timings}
+    timings = {
+        run.name: load_model(run / "model.pt", "cpu").metadata.get("seconds")
+        for run in sorted(runs.iterdir())
+        if (run / "model.pt").exists()
+    }
+    return {
+        "profile": profile_name,
+        "unit": unit,
+        "fig5": fig5,
+        "fig5_equal_images_per_style": fig5_images,
+        "fig6": fig6,
+        "fig7": fig7,
+        "blobs": measure_blobs(runs, photo_size),
+        "timings_s": timings,
+    }
 
 
 @torch.no_grad()
@@ -265,7 +287,9 @@ def render_figures(models: Path, results: Path, size: int = 256) -> None:
     figures = {
         "fig4": fig4_styles(imp, photo),
         "fig1b": fig1b_strip(varied, photo, "starry_night", "the_scream"),
-        "fig7": fig7_grid(varied, load_image("chelsea", 160), ("starry_night", "the_scream", "great_wave", "composition_vii")),
+        "fig7": fig7_grid(
+            varied, load_image("chelsea", 160), ("starry_night", "the_scream", "great_wave", "composition_vii")
+        ),
     }
     for name, fig in figures.items():
         buffer = io.BytesIO()
@@ -274,104 +298,53 @@ def render_figures(models: Path, results: Path, size: int = 256) -> None:
     plt.close("all")
 
 
-# ----------------------------------------------------------------------------- packs
-
-
-def pack(data: Path, out: Path) -> list[Path]:
-    """Zip ``data/models`` and ``data/results`` into parts of at most 16 MiB plus a manifest (<= 8 files)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for folder in ("models", "results"):
-            for path in sorted((data / folder).iterdir()):
-                if path.is_file() and not path.name.startswith("."):
-                    method = zipfile.ZIP_STORED if path.suffix in (".pt", ".jpg") else zipfile.ZIP_DEFLATED
-                    archive.write(path, f"{folder}/{path.name}", compress_type=method)
-    blob = buffer.getvalue()
-    part = MAX_PACK_BYTES - 4096
-    chunks = [blob[i : i + part] for i in range(0, len(blob), part)]
-    if len(chunks) + 1 > MAX_PACK_FILES:
-        raise ValueError(f"The results are {len(blob) / 2**20:.1f} MiB: more than {MAX_PACK_FILES - 1} parts of 16 MiB.")
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_bytes(out / f"cinlab-pack.part{i + 1}", chunk, overwrite=True) for i, chunk in enumerate(chunks)]
-    manifest = {
-        "format": "cinlab-pack", "version": 1, "sha256": hashlib.sha256(blob).hexdigest(),
-        "parts": [{"file": p.name, "bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()} for p, c in zip(written, chunks)],
-    }
-    written.append(write_bytes(out / "cinlab-pack.json", json.dumps(manifest, indent=1).encode(), overwrite=True))
-    return written
-
-
-def install(pack_dir: Path, data: Path, *, render: bool = True) -> list[str]:
-    """Verify a pack (sha256 of each part and of the whole), check every network in it, and write
-    its files into ``data/models`` and ``data/results``; then re-render the figures here."""
-    manifest = json.loads((pack_dir / "cinlab-pack.json").read_text())
-    if manifest.get("format") != "cinlab-pack":
-        raise ValueError(f"{pack_dir / 'cinlab-pack.json'} is not a cinlab pack manifest.")
-    parts = []
-    for part in manifest["parts"]:
-        parts.append((pack_dir / part["file"]).read_bytes())
-        if hashlib.sha256(parts[-1]).hexdigest() != part["sha256"]:
-            raise ValueError(f"{part['file']} is corrupt or incomplete (sha256 mismatch): copy it again.")
-    blob = b"".join(parts)
-    if hashlib.sha256(blob).hexdigest() != manifest["sha256"]:
-        raise ValueError("The pack's parts do not add up to the packed archive: copy all parts again.")
-    installed = []
-    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-        for name in archive.namelist():
-            folder, _, file = name.partition("/")
-            if folder not in ("models", "results") or not file or "/" in file or file.startswith("."):
-                raise ValueError(f"Unexpected entry {name!r} in the pack: refusing to install it.")
-            content = archive.read(name)
-            if file.endswith(".pt"):
-                _check_checkpoint_bytes(content)
-            write_bytes(data / folder / file, content, overwrite=True)
-            installed.append(name)
-    if render:
-        render_figures(data / "models", data / "results")
-    return installed
-
-
-def _check_checkpoint_bytes(content: bytes) -> None:
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".pt") as f:
-        f.write(content)
-        f.flush()
-        load_checkpoint(f.name)  # raises CheckpointError for anything that is not a sound checkpoint
-
-
 def print_summary(summary: dict) -> None:
     fig5, images, fig6, fig7 = summary["fig5"], summary["fig5_equal_images_per_style"], summary["fig6"], summary["fig7"]
     print(f"\nprofile {summary['profile']} on {summary.get('device', '?')}, u = {summary['unit']} steps")
-    for title, d in ((f"equal steps ({fig5['step']})", fig5), (f"equal images per style (N-style step {images['step']}, single {images['single_step']})", images)):
+    for title, d in (
+        (f"equal steps ({fig5['step']})", fig5),
+        (f"equal images per style (N-style step {images['step']}, single {images['single_step']})", images),
+    ):
         print(f"Fig 5, {title}: N-style vs single-style, relative difference of the final loss")
         for name, v in d["per_style"].items():
             print(f"  {name:<22} content {v['content']:+7.1%}   style {v['style']:+7.1%}")
-        print(f"  {'mean +- std':<22} content {d['mean']['content']:+.1%} +- {d['std']['content']:.1%}   "
-              f"style {d['mean']['style']:+.1%} +- {d['std']['style']:.1%}   (paper: +8.7 +- 3.9 %, -8.9 +- 16.5 %)")
-    print(f"Fig 6: style loss of {FINETUNE_STYLE}: fine-tuned {fig6['finetune_steps']} steps {fig6['finetune_style_loss']:.4g}, "
-          f"from scratch {fig6['finetune_steps']} steps {fig6['scratch_style_loss_at_finetune_steps']:.4g}, "
-          f"{fig6['scratch_steps']} steps {fig6['scratch_style_loss_at_end']:.4g}")
+        print(
+            f"  {'mean +- std':<22} content {d['mean']['content']:+.1%} +- {d['std']['content']:.1%}   "
+            f"style {d['mean']['style']:+.1%} +- {d['std']['style']:.1%}   (paper: +8.7 +- 3.9 %, -8.9 +- 16.5 %)"
+        )
+    print(
+        f"Fig 6: style loss of {FINETUNE_STYLE}: fine-tuned {fig6['finetune_steps']} steps {fig6['finetune_style_loss']:.4g}, "
+        f"from scratch {fig6['finetune_steps']} steps {fig6['scratch_style_loss_at_finetune_steps']:.4g}, "
+        f"{fig6['scratch_steps']} steps {fig6['scratch_style_loss_at_end']:.4g}"
+    )
     print(f"Fig 7: monotonic w.r.t. starry_night {fig7['monotonic_a']}, w.r.t. the_scream {fig7['monotonic_b']}")
     for name, per_style in summary["blobs"].items():
-        print(f"blob fraction {name}: mean {sum(per_style.values()) / len(per_style):.2e}, worst {max(per_style.values()):.2e}")
+        print(
+            f"blob fraction {name}: mean {sum(per_style.values()) / len(per_style):.2e}, worst {max(per_style.values()):.2e}"
+        )
     print("training time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items() if v is not None))
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="gpu" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--budget", type=float, default=None, help="wall seconds for everything (gpu profile default: 540)")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="wall seconds for everything (gpu profile default: 540)"
+    )
     parser.add_argument("--runs", default="runs", help="folder for the training runs")
     parser.add_argument("--data", default=None, help="where to publish models and logs (default: the project's data/)")
     parser.add_argument("--no-publish", action="store_true", help="train and summarise only; do not write into data/")
-    parser.add_argument("--pack", default=None, metavar="DIR", help="also pack the published results into DIR (<= 8 files of <= 16 MiB)")
-    parser.add_argument("--install", default=None, metavar="DIR", help="install a pack from DIR into data/ and re-render the figures")
+    parser.add_argument(
+        "--pack", default=None, metavar="DIR", help="also pack the published results into DIR (<= 8 files of <= 16 MiB)"
+    )
+    parser.add_argument(
+        "--install", default=None, metavar="DIR", help="install a pack from DIR into data/ and re-render the figures"
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     data = Path(args.data) if args.data else assets_dir()
     if args.install:
-        installed = install(Path(args.install), data)
+        installed = install(Path(args.install), data, render=render_figures)
         print(f"installed {len(installed)} files into {data} and re-rendered the figures")
         return {"installed": installed}
     profile = dict(PROFILES[args.profile])
@@ -379,10 +352,23 @@ def main(argv=None) -> dict:
         profile.update(budget=args.budget, unit=None)
     runs = Path(args.runs) / args.profile
     start = time.perf_counter()
-    unit = train_all(profile, runs, progress=not args.quiet, log=lambda m: print(f"[{time.perf_counter() - start:6.0f} s]{m}"), started=start)
+    unit = train_all(
+        profile,
+        runs,
+        progress=not args.quiet,
+        log=lambda m: print(f"[{time.perf_counter() - start:6.0f} s]{m}"),
+        started=start,
+    )
     summary = summarize(runs, unit, args.profile, profile["photo_size"])
     summary["device"] = _hardware()
-    summary["settings"] = {**profile, **{k: v for k, v in TrainConfig.preset(profile["preset"]).to_dict().items() if k in ("crop_size", "batch_size", "style_size", "backend", "style_weight")}}
+    summary["settings"] = {
+        **profile,
+        **{
+            k: v
+            for k, v in TrainConfig.preset(profile["preset"]).to_dict().items()
+            if k in ("crop_size", "batch_size", "style_size", "backend", "style_weight")
+        },
+    }
     if not args.no_publish:
         publish(runs, data, unit, summary)
         if args.pack:

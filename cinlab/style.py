@@ -50,10 +50,14 @@ class StyleCondition:
 
     ``kind`` is ``"labels"`` (``value``: long [K]), ``"weights"`` (float [K, N]) or
     ``"spatial"`` (float [K, N, H, W]).
+
+    ``rows`` (long [M], optional, for weights): the weights are over these M styles only
+    (``value`` is [K, M] or [K, M, H, W]): a mixture of two of 32 styles costs two rows, not 32.
     """
 
     kind: str
     value: torch.Tensor
+    rows: torch.Tensor | None = None
     _resized: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -62,14 +66,17 @@ class StyleCondition:
         return self.value.shape[0]
 
     def to(self, device: torch.device) -> "StyleCondition":
-        return self if self.value.device == device else StyleCondition(self.kind, self.value.to(device))
+        if self.value.device == device:
+            return self
+        rows = self.rows.to(device) if self.rows is not None else None
+        return StyleCondition(self.kind, self.value.to(device), rows)
 
     def broadcast_to(self, batch: int) -> "StyleCondition":
         """The condition for a batch of ``batch`` images: one condition is repeated for all."""
         if self.count == batch:
             return self
         if self.count == 1:
-            return StyleCondition(self.kind, self.value.expand(batch, *self.value.shape[1:]))
+            return StyleCondition(self.kind, self.value.expand(batch, *self.value.shape[1:]), self.rows)
         raise ValueError(f"Got {self.count} styles for a batch of {batch} images: give one style, or one per image.")
 
     def spatial_at(self, height: int, width: int) -> torch.Tensor:
@@ -129,14 +136,22 @@ def style_label(style: Style, num_styles: int, names: Sequence[str] | None = Non
         raise TypeError(_WHAT_A_STYLE_IS + " Got a bool.")
     if isinstance(style, str):
         if names is None or style not in names:
-            known = f"this network's styles are {list(names)}" if names is not None else "names need the network's style names"
+            known = (
+                f"this network's styles are {list(names)}"
+                if names is not None
+                else "names need the network's style names"
+            )
             raise ValueError(f"No style named {style!r}; {known}.")
         return list(names).index(style)
     if not isinstance(style, numbers.Integral):
-        raise TypeError(f"A style label must be an int or a name; got {style!r}. For a mixture write {{style: weight}}.")
+        raise TypeError(
+            f"A style label must be an int or a name; got {style!r}. For a mixture write {{style: weight}}."
+        )
     label = int(style)
     if not 0 <= label < num_styles:
-        raise ValueError(f"Style label {label} is out of range: this network has {num_styles} style(s), labels 0 to {num_styles - 1}.")
+        raise ValueError(
+            f"Style label {label} is out of range: this network has {num_styles} style(s), labels 0 to {num_styles - 1}."
+        )
     return label
 
 
@@ -191,7 +206,9 @@ def _from_tensor(style: torch.Tensor, num_styles: int, check: bool) -> StyleCond
     if weights.dim() not in (2, 4):
         raise ValueError(f"Mixing weights must be [N], [K, N] or spatial [K, N, H, W]; got shape {tuple(style.shape)}.")
     if weights.shape[1] != num_styles:
-        raise ValueError(f"Got {weights.shape[1]} mixing weights but this network has {num_styles} styles: give one weight per style.")
+        raise ValueError(
+            f"Got {weights.shape[1]} mixing weights but this network has {num_styles} styles: give one weight per style."
+        )
     if check:
         validate_weights(weights, dim=1)
     return StyleCondition("weights" if weights.dim() == 2 else "spatial", weights)
@@ -243,7 +260,9 @@ def bilinear(corners: Sequence[Style], u: float, v: float) -> Mixture:
     to bottom, both in [0, 1].
     """
     if len(corners) != 4:
-        raise ValueError(f"Give four corner styles (top-left, top-right, bottom-left, bottom-right); got {len(corners)}.")
+        raise ValueError(
+            f"Give four corner styles (top-left, top-right, bottom-left, bottom-right); got {len(corners)}."
+        )
     if not (0 <= u <= 1 and 0 <= v <= 1):
         raise ValueError(f"u and v must lie in [0, 1]; got ({u}, {v}).")
     tl, tr, bl, br = corners
@@ -266,7 +285,9 @@ def _accumulate(pairs: Sequence[tuple[Style, float]]) -> dict:
     return out
 
 
-def spatial_mask(height: int, width: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.1) -> torch.Tensor:
+def spatial_mask(
+    height: int, width: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.1
+) -> torch.Tensor:
     """A mask [H, W] in [0, 1] that is 0 on one side of a boundary and 1 on the other.
 
     ``kind``: ``"horizontal"`` (0 on the left), ``"vertical"`` (0 on top) or ``"circle"`` (1
@@ -291,7 +312,9 @@ def spatial_mask(height: int, width: int, kind: str = "horizontal", position: fl
     return (signed / softness + 0.5).clamp(0, 1)
 
 
-def spatial_split(a: Style, b: Style, height: int, width: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.1) -> Mixture:
+def spatial_split(
+    a: Style, b: Style, height: int, width: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.1
+) -> Mixture:
     """Style ``a`` on one side of a boundary, ``b`` on the other (see :func:`spatial_mask`)."""
     return spatial_from_mask(spatial_mask(height, width, kind, position, softness), a, b)
 

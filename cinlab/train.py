@@ -55,8 +55,17 @@ from .model import TransformerNet
 _TORCHVISION_SCALE = 255.0 * sum(TORCHVISION_STD) / 3
 
 #: The paper's (magenta's) settings: layers, Adam 1e-3, 256 px crops, batch 16, 40,000 steps.
-_PAPER = dict(content_layers=PAPER_CONTENT_LAYERS, style_layers=PAPER_STYLE_LAYERS, content_weight=1.0,
-              crop_size=256, batch_size=16, steps=40_000, lr=1e-3, style_size=384, eval_batches=8)
+_PAPER = dict(
+    content_layers=PAPER_CONTENT_LAYERS,
+    style_layers=PAPER_STYLE_LAYERS,
+    content_weight=1.0,
+    crop_size=256,
+    batch_size=16,
+    steps=40_000,
+    lr=1e-3,
+    style_size=384,
+    eval_batches=8,
+)
 
 #: Run sizes, in one table. ``paper``: the paper's loss network (torchvision VGG-16, average
 #: pooling). ``vgg19``: the same with the embedded VGG-19 (works offline; style weight 1e-4
@@ -67,7 +76,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "vgg19": dict(_PAPER, backend="vgg19", pooling="max", style_weight=1e-4),
 }
 PRESETS["cpu"] = dict(PRESETS["vgg19"], crop_size=96, batch_size=8, style_size=144, steps=2_500, eval_batches=4)
-PRESETS["fast"] = dict(PRESETS["vgg19"], crop_size=32, batch_size=2, style_size=48, steps=4, eval_batches=1, log_every=1, width=0.25)
+PRESETS["fast"] = dict(
+    PRESETS["vgg19"], crop_size=32, batch_size=2, style_size=48, steps=4, eval_batches=1, log_every=1, width=0.25
+)
 
 
 @dataclass
@@ -114,8 +125,14 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first setting that cannot train."""
         if not self.styles:
             raise ValueError("No styles to train: give at least one style image.")
-        positive = {"steps": self.steps, "batch_size": self.batch_size, "crop_size": self.crop_size,
-                    "style_size": self.style_size, "eval_batches": self.eval_batches, "log_every": self.log_every}
+        positive = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "crop_size": self.crop_size,
+            "style_size": self.style_size,
+            "eval_batches": self.eval_batches,
+            "log_every": self.log_every,
+        }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -124,8 +141,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 16 px; got {getattr(self, name)}.")
         for name in ("lr", "content_weight", "style_weight", "width"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (name in ("lr", "width") and value == 0):
-                raise ValueError(f"{name} must be a finite {'positive' if name in ('lr', 'width') else 'non-negative'} number; got {value!r}.")
+            if (
+                not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+                or (name in ("lr", "width") and value == 0)
+            ):
+                raise ValueError(
+                    f"{name} must be a finite {'positive' if name in ('lr', 'width') else 'non-negative'} number; got {value!r}."
+                )
         for name in ("eval_every", "checkpoint_every", "eval_styles"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (off) or positive; got {getattr(self, name)}.")
@@ -202,8 +226,18 @@ class Trainer:
         device: any spelling (:func:`cinlab.hardware.resolve_device`); default: the GPU if present.
     """
 
-    def __init__(self, config: TrainConfig, model: TransformerNet | None = None, *, out_dir=None, train_labels=None,
-                 trainable: str = "all", device=None, loss_network: LossNetwork | None = None, overwrite: bool = False):
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: TransformerNet | None = None,
+        *,
+        out_dir=None,
+        train_labels=None,
+        trainable: str = "all",
+        device=None,
+        loss_network: LossNetwork | None = None,
+        overwrite: bool = False,
+    ):
         self.config = config.validate()
         if trainable not in ("all", "styles"):
             raise ValueError(f"trainable must be 'all' or 'styles'; got {trainable!r}.")
@@ -214,11 +248,17 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         if model is None:
             torch.manual_seed(config.seed)  # the same initial weights on every rank
-            model = TransformerNet(len(config.styles), config.width, norm=config.norm, style_names=[image_name(s) for s in config.styles])
+            model = TransformerNet(
+                len(config.styles), config.width, norm=config.norm, style_names=[image_name(s) for s in config.styles]
+            )
         self.model = model.to(self.device)
         self.train_labels = list(train_labels) if train_labels is not None else list(range(len(config.styles)))
-        if len(self.train_labels) != len(config.styles) or not all(0 <= l < self.model.num_styles for l in self.train_labels):
-            raise ValueError(f"train_labels {self.train_labels} do not fit {len(config.styles)} styles of a {self.model.num_styles}-style network.")
+        if len(self.train_labels) != len(config.styles) or not all(
+            0 <= l < self.model.num_styles for l in self.train_labels
+        ):
+            raise ValueError(
+                f"train_labels {self.train_labels} do not fit {len(config.styles)} styles of a {self.model.num_styles}-style network."
+            )
         self.trainable = trainable
         self.step, self.seconds = 0, 0.0
         self.history: list[dict[str, Any]] = []
@@ -234,10 +274,17 @@ class Trainer:
         if loss_network is None:
             loss_network = LossNetwork(cfg.backend, layers=layers, pooling=cfg.pooling)
         weights = {layer: float((cfg.style_layer_weights or {}).get(layer, 1.0)) for layer in cfg.style_layers}
-        self.loss = StyleTransferLoss(loss_network.to(self.device), cfg.content_layers, weights,
-                                      content_weight=cfg.content_weight, style_weight=cfg.style_weight)
+        self.loss = StyleTransferLoss(
+            loss_network.to(self.device),
+            cfg.content_layers,
+            weights,
+            content_weight=cfg.content_weight,
+            style_weight=cfg.style_weight,
+        )
         # Gram targets of each style image, once, at a declared size (the brush-stroke scale).
-        self.style_grams = self.loss.gram_targets([load_image(s, cfg.style_size, device=self.device) for s in cfg.styles])
+        self.style_grams = self.loss.gram_targets(
+            [load_image(s, cfg.style_size, device=self.device) for s in cfg.styles]
+        )
         self.style_hashes = [image_sha256(s) for s in cfg.styles]
         self.multipliers = None
         if cfg.style_multipliers is not None:
@@ -251,9 +298,19 @@ class Trainer:
         self.crop_generator = torch.Generator().manual_seed(cfg.seed * 1000 + 2 * self.rank + 2)
         self.per_rank_batch = max(1, cfg.batch_size // self.world)
         pool = cfg.content
-        self.sampler = make_sampler(pool, cfg.held_out, cfg.crop_size, self.per_rank_batch, self.device, self.crop_generator,
-                                    workers=cfg.num_workers, seed=cfg.seed + self.rank)
-        self.eval_batches = evaluation_batches(self.sampler, cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size, cfg.crop_size)
+        self.sampler = make_sampler(
+            pool,
+            cfg.held_out,
+            cfg.crop_size,
+            self.per_rank_batch,
+            self.device,
+            self.crop_generator,
+            workers=cfg.num_workers,
+            seed=cfg.seed + self.rank,
+        )
+        self.eval_batches = evaluation_batches(
+            self.sampler, cfg.eval_batches, cfg.eval_batch_size or cfg.batch_size, cfg.crop_size
+        )
         self._labels = torch.tensor(self.train_labels, device=self.device)
 
     def _setup_optimisation(self) -> None:
@@ -282,7 +339,9 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.forward_model = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.forward_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         # With compile, the network *and* the loss (VGG, Gram matrices, losses) become one graph:
         # the elementwise work around normalisation, padding and ReLUs fuses into few kernels.
         self._batch_losses = torch.compile(self._losses) if self.config.compile else self._losses
@@ -340,8 +399,12 @@ class Trainer:
         """The network's output for ``content`` in styles ``k`` and its loss terms ([B] each)."""
         with self.precision.autocast():
             out = self.forward_model(content, self._labels[k], check=False)
-            return self.loss(out, content, style_grams={l: g[k] for l, g in self.style_grams.items()},
-                             style_multipliers=self.multipliers[k] if self.multipliers is not None else None)
+            return self.loss(
+                out,
+                content,
+                style_grams={l: g[k] for l, g in self.style_grams.items()},
+                style_multipliers=self.multipliers[k] if self.multipliers is not None else None,
+            )
 
     def fit(self, steps: int | None = None, *, progress: bool = True, snapshots: Sequence[int] = ()) -> "Trainer":
         """Train until ``steps`` total steps (default ``config.steps``), logging and checkpointing.
@@ -394,7 +457,9 @@ class Trainer:
                 f"The training loss became NaN or infinite near step {pending[-1][0]}: lower the learning rate or the style weight."
             )
         names = [self.model.style_names[label] for label in self.train_labels]
-        rows = log_rows([step for step, _ in pending], keys, values, torch.stack([t["k"] for _, t in pending]).cpu(), names)
+        rows = log_rows(
+            [step for step, _ in pending], keys, values, torch.stack([t["k"] for _, t in pending]).cpu(), names
+        )
         self.history.extend(r for r in rows if r["name"] == "all")
         if self.out_dir is not None and self.rank == 0:
             append_rows(self.out_dir / "train_log.csv", rows)
@@ -406,8 +471,13 @@ class Trainer:
         count = min(subset or len(self.train_labels), len(self.train_labels))
         grams = {layer: g[:count] for layer, g in self.style_grams.items()}
         multipliers = self.config.style_multipliers[:count] if self.config.style_multipliers else None
-        results = evaluate_styles(self.model, self.loss, grams, self.train_labels[:count], self.eval_batches, style_multipliers=multipliers)
-        rows = [{"step": self.step, "name": self.model.style_names[label], **r} for label, r in zip(self.train_labels, results)]
+        results = evaluate_styles(
+            self.model, self.loss, grams, self.train_labels[:count], self.eval_batches, style_multipliers=multipliers
+        )
+        rows = [
+            {"step": self.step, "name": self.model.style_names[label], **r}
+            for label, r in zip(self.train_labels, results)
+        ]
         self.eval_history.extend(rows)
         if self.out_dir is not None:
             append_rows(self.out_dir / "eval_log.csv", rows)
@@ -476,7 +546,9 @@ class Trainer:
         return Path(path) if path is not None else (self.out_dir / default if self.out_dir is not None else None)
 
     @classmethod
-    def resume(cls, path, *, out_dir=None, device=None, loss_network: LossNetwork | None = None, **config_overrides) -> "Trainer":
+    def resume(
+        cls, path, *, out_dir=None, device=None, loss_network: LossNetwork | None = None, **config_overrides
+    ) -> "Trainer":
         """Continue a run exactly from a ``checkpoint.pt`` (model, optimiser, generators, step).
 
         Log rows after the checkpoint's step (written before an interruption) are dropped so the
@@ -490,11 +562,20 @@ class Trainer:
             raise CheckpointError(f"{path} holds no training state (it is a model file); resume from checkpoint.pt.")
         config = replace(TrainConfig.from_dict(training["config"]), **config_overrides)
         if any(s == "<in memory>" for s in config.styles):
-            raise ValueError("This run was started from in-memory style images, which checkpoints cannot hold: pass styles=[...] to resume it.")
+            raise ValueError(
+                "This run was started from in-memory style images, which checkpoints cannot hold: pass styles=[...] to resume it."
+            )
         model = model_from_checkpoint(payload, str(path))
         out_dir = Path(out_dir) if out_dir is not None else path.parent
-        trainer = cls(config, model, out_dir=out_dir, train_labels=training["train_labels"], trainable=training["trainable"],
-                      device=device, loss_network=loss_network)
+        trainer = cls(
+            config,
+            model,
+            out_dir=out_dir,
+            train_labels=training["train_labels"],
+            trainable=training["trainable"],
+            device=device,
+            loss_network=loss_network,
+        )
         trainer.optimizer.load_state_dict(training["optimizer"])
         if training.get("scaler"):
             trainer.scaler.load_state_dict(training["scaler"])
@@ -522,12 +603,25 @@ def finetune_config(model: TransformerNet, styles: Sequence[ImageSource], **over
     instead of its own, and ``overrides`` (e.g. ``steps``). A clear error if none are recorded."""
     recorded = (getattr(model, "metadata", None) or {}).get("config")
     if not recorded:
-        raise ValueError("The network has no recorded training config (it was not trained by cinlab): pass config=TrainConfig(...).")
+        raise ValueError(
+            "The network has no recorded training config (it was not trained by cinlab): pass config=TrainConfig(...)."
+        )
     return replace(TrainConfig.from_dict(recorded), styles=list(styles), **overrides)
 
 
-def add_styles(model, styles: Sequence[ImageSource], config: TrainConfig | None = None, *, out_dir=None, device=None, init: str = "mean",
-               progress: bool = True, fit: bool = True, loss_network: LossNetwork | None = None, overwrite: bool = False) -> Trainer:
+def add_styles(
+    model,
+    styles: Sequence[ImageSource],
+    config: TrainConfig | None = None,
+    *,
+    out_dir=None,
+    device=None,
+    init: str = "mean",
+    progress: bool = True,
+    fit: bool = True,
+    loss_network: LossNetwork | None = None,
+    overwrite: bool = False,
+) -> Trainer:
     """Teach a trained network new styles by training only their (gamma, beta) rows.
 
     The tables grow from N to N + M; every convolution weight and the old styles' rows are
@@ -539,6 +633,14 @@ def add_styles(model, styles: Sequence[ImageSource], config: TrainConfig | None 
     config = replace(config, styles=list(styles)) if config is not None else finetune_config(model, styles)
     config.validate()
     labels = model.add_styles(len(styles), names=[image_name(s) for s in styles], init=init)
-    trainer = Trainer(config, model, out_dir=out_dir, train_labels=labels, trainable="styles", device=device,
-                      loss_network=loss_network, overwrite=overwrite)
+    trainer = Trainer(
+        config,
+        model,
+        out_dir=out_dir,
+        train_labels=labels,
+        trainable="styles",
+        device=device,
+        loss_network=loss_network,
+        overwrite=overwrite,
+    )
     return trainer.fit(progress=progress) if fit else trainer

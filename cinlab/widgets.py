@@ -57,7 +57,20 @@ from PIL import Image, ImageDraw, ImageFont
 from . import style as styles
 from .hardware import choose_precision, module_device
 from .images import ImageSource, encode_image, load_image, painting_thumbnail, resize, to_pil
-from .live import Frame, FrameCache, LatestOnly, RenderCancelled, axis, control_state, frame_picture_class, full_side, is_selection, prefetch_plan, render_threads, state_key
+from .live import (
+    Frame,
+    FrameCache,
+    LatestOnly,
+    RenderCancelled,
+    axis,
+    control_state,
+    frame_picture_class,
+    full_side,
+    is_selection,
+    prefetch_plan,
+    render_threads,
+    state_key,
+)
 from .model import ConvLayer, TransformerNet
 from .style import StyleCondition
 
@@ -81,7 +94,9 @@ class StyleMixer:
     mixer belongs to one widget (or one notebook cell).
     """
 
-    def __init__(self, model: TransformerNet, content: ImageSource, *, size: int = 256, precision: str | torch.dtype = "auto"):
+    def __init__(
+        self, model: TransformerNet, content: ImageSource, *, size: int = 256, precision: str | torch.dtype = "auto"
+    ):
         if model.config.norm != "cin":
             raise ValueError("Style mixing needs a conditional instance norm network (norm='cin').")
         self.model = model.eval()
@@ -119,13 +134,21 @@ class StyleMixer:
 
     def set_pair(self, a: int, b: int, alpha: float) -> torch.Tensor:
         """``(1 - alpha) * style a + alpha * style b``."""
-        return self.set_weights(styles.mixture_weights(styles.interpolate(a, b, alpha), self.num_styles, self.model.style_names), normalize=False)
+        return self.set_weights(
+            styles.mixture_weights(styles.interpolate(a, b, alpha), self.num_styles, self.model.style_names),
+            normalize=False,
+        )
 
     def set_pad(self, corners: Sequence[int], u: float, v: float) -> torch.Tensor:
         """A point (u, v) of the unit square whose corners are four styles (TL, TR, BL, BR)."""
-        return self.set_weights(styles.mixture_weights(styles.bilinear(corners, u, v), self.num_styles, self.model.style_names), normalize=False)
+        return self.set_weights(
+            styles.mixture_weights(styles.bilinear(corners, u, v), self.num_styles, self.model.style_names),
+            normalize=False,
+        )
 
-    def set_spatial(self, a: int, b: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.15) -> torch.Tensor:
+    def set_spatial(
+        self, a: int, b: int, kind: str = "horizontal", position: float = 0.5, softness: float = 0.15
+    ) -> torch.Tensor:
         """Style ``a`` on one side, ``b`` on the other: ``kind`` is ``"horizontal"`` (a left),
         ``"vertical"`` (a on top) or ``"circle"`` (b inside a centred disc); ``position`` moves the
         boundary (0-1) and ``softness`` widens the blend. Returns the weights [1, N, H, W]."""
@@ -265,7 +288,9 @@ def corner_thumbnails(names: Sequence[str], size: int = PAD_THUMB) -> list[Image
     return [to_pil(t) if t is not None else None for t in thumbnails]
 
 
-def pad_picture(u: float, v: float, names: Sequence[str] = ("", "", "", ""), thumbnails: Sequence[Image.Image | None] | None = None) -> Image.Image:
+def pad_picture(
+    u: float, v: float, names: Sequence[str] = ("", "", "", ""), thumbnails: Sequence[Image.Image | None] | None = None
+) -> Image.Image:
     """The pad: a square with a dot at (u, v), the four corner paintings (thumbnails, or grey
     boxes) diagonally outside its corners, and their names (TL, TR, BL, BR) between them."""
     img = Image.new("RGB", (PAD_SIZE, PAD_SIZE), (255, 255, 255))
@@ -314,6 +339,7 @@ def preview_side(size: int, full_ms: float) -> int | None:
     ``full_ms``; None where the full picture fits ``PREVIEW_BUDGET_MS`` (no preview needed)."""
     side = full_side(size, size, full_ms, PREVIEW_BUDGET_MS, smallest=MIN_PREVIEW)
     return side if side < size else None
+
 
 # CSS for every live widget. ipywidgets marks a widget whose kernel connection is gone
 # (kernel restarted, or a saved copy) with the class ``jupyter-widgets-disconnected``: the
@@ -365,10 +391,21 @@ class LiveMixer:
     and notebooks.
     """
 
-    def __init__(self, mixer: StyleMixer, controls: Sequence, apply: Callable[[StyleMixer, list], str], *, title: str,
-                 panel=None, panel_still: Callable[[], Image.Image] | None = None, grids: Sequence[tuple[int, int]] = (),
-                 preview_size: int | None = None, full_budget_ms: float | None = FULL_BUDGET_MS,
-                 settle_s: float = 0.08, threads: int | None = None):
+    def __init__(
+        self,
+        mixer: StyleMixer,
+        controls: Sequence,
+        apply: Callable[[StyleMixer, list], str],
+        *,
+        title: str,
+        panel=None,
+        panel_still: Callable[[], Image.Image] | None = None,
+        grids: Sequence[tuple[int, int]] = (),
+        preview_size: int | None = None,
+        full_budget_ms: float | None = FULL_BUDGET_MS,
+        settle_s: float = 0.08,
+        threads: int | None = None,
+    ):
         import ipywidgets as W
 
         self.mixer, self.controls, self.apply, self.title = mixer, list(controls), apply, title
@@ -397,7 +434,9 @@ class LiveMixer:
         offline = W.HTML(_CSS + OFFLINE_HINT)
         offline.add_class("cinlab-offline")
         _LAST_USED[0] = weakref.ref(self)  # the newest widget renders ahead first
-        self.renderer = LatestOnly(self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead, start=False)
+        self.renderer = LatestOnly(
+            self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead, start=False
+        )
         self.renderer.start()  # (its threads use ``self.renderer``)
         for control in self.controls:
             control.observe(self._changed, names="value")
@@ -461,7 +500,9 @@ class LiveMixer:
                 return
             self.mixer.resize(side)
 
-    def _render(self, mixer: StyleMixer, state: tuple, *, full: bool, cancelled: Callable[[], bool] | None = None) -> Frame:
+    def _render(
+        self, mixer: StyleMixer, state: tuple, *, full: bool, cancelled: Callable[[], bool] | None = None
+    ) -> Frame:
         """Render ``state`` with ``mixer``: the full picture or a preview; kept in ``cache``.
         ``cancelled`` may stop the render (:meth:`StyleMixer.render`)."""
         try:
@@ -475,8 +516,11 @@ class LiveMixer:
                 self.full_ms = mixer.last_ms
             h, w = out.shape[-2:]
             what = f"{w}×{h} px" if size is None else f"preview {w}×{h} px"
-            frame = Frame(mixer.encode(out, quality=90 if size is None else 80), size is None,
-                          f"{description} — {what}, {mixer.last_ms:.0f} ms per render")
+            frame = Frame(
+                mixer.encode(out, quality=90 if size is None else 80),
+                size is None,
+                f"{description} — {what}, {mixer.last_ms:.0f} ms per render",
+            )
         self.cache.put(state_key(state), frame)
         return frame
 
@@ -488,8 +532,11 @@ class LiveMixer:
             changed = [i for i, (a, b) in enumerate(zip(state, self._state)) if a != b]
             if len(changed) == 1:  # the control that moved, and which way: rendered ahead first
                 i = changed[0]
-                self._moved = (i, 1 if self.axes[i].index(state[i]) > self.axes[i].index(self._state[i]) else -1) \
-                    if state[i] in self.axes[i] and self._state[i] in self.axes[i] else None
+                self._moved = (
+                    (i, 1 if self.axes[i].index(state[i]) > self.axes[i].index(self._state[i]) else -1)
+                    if state[i] in self.axes[i] and self._state[i] in self.axes[i]
+                    else None
+                )
             self._state, self._plan = state, None
         key = state_key(state)
         full = not preview or self.preview_size is None
@@ -525,13 +572,16 @@ class LiveMixer:
         if not self.rendering_ahead:
             return False
         if self._plan is None:
-            self._plan = prefetch_plan(self._state, self.axes, previews=self.preview_size is not None,
-                                       moved=self._moved, grids=self.grids)
+            self._plan = prefetch_plan(
+                self._state, self.axes, previews=self.preview_size is not None, moved=self._moved, grids=self.grids
+            )
         for state, full in self._plan:
             key = state_key(state)
             if self.cache.has(key, full):
                 continue
-            frame = self._render(self.ahead, state, full=full, cancelled=lambda: self.renderer.pending() or not self.rendering_ahead)
+            frame = self._render(
+                self.ahead, state, full=full, cancelled=lambda: self.renderer.pending() or not self.rendering_ahead
+            )
             self.image.send_frame(key, frame, live=False)
             return True
         return False
@@ -559,7 +609,11 @@ class LiveMixer:
         """A still picture of the widget for saved notebooks: the panel picture (if any) and the
         current picture, with the line "live widget: run this cell" and the current mixture."""
         h, w = self.mixer.content.shape[-2:]
-        picture = Image.open(io.BytesIO(self.picture)).convert("RGB") if self.picture else Image.new("RGB", (w, h), (230, 230, 230))
+        picture = (
+            Image.open(io.BytesIO(self.picture)).convert("RGB")
+            if self.picture
+            else Image.new("RGB", (w, h), (230, 230, 230))
+        )
         panel = self.panel_still() if self.panel_still is not None else None
         parts = [panel, picture] if panel is not None else [picture]
         width = sum(p.width for p in parts) + 8 * (len(parts) - 1)
@@ -620,7 +674,9 @@ def _percent(weights: torch.Tensor, names: Sequence[str]) -> str:
     return ", ".join(f"{names[i]} {100 * float(weights[i]):.0f} %" for i in weights.nonzero().flatten().tolist())
 
 
-def two_style_slider(model: TransformerNet, content: ImageSource, a: int = 0, b: int = 1, *, size: int = 256, **options) -> LiveMixer:
+def two_style_slider(
+    model: TransformerNet, content: ImageSource, a: int = 0, b: int = 1, *, size: int = 256, **options
+) -> LiveMixer:
     """Two style pickers and an alpha slider: (1 - alpha) A + alpha B.
 
     ``options`` go to :class:`LiveMixer` (``preview_size``, ``settle_s``, ``threads``).
@@ -642,7 +698,9 @@ def two_style_slider(model: TransformerNet, content: ImageSource, a: int = 0, b:
     return live
 
 
-def weight_sliders(model: TransformerNet, content: ImageSource, styles: Sequence[int] | None = None, *, size: int = 256, **options) -> LiveMixer:
+def weight_sliders(
+    model: TransformerNet, content: ImageSource, styles: Sequence[int] | None = None, *, size: int = 256, **options
+) -> LiveMixer:
     """One weight slider per style (default: the first six); weights normalised to sum to 1."""
     import ipywidgets as W
 
@@ -667,7 +725,9 @@ def weight_sliders(model: TransformerNet, content: ImageSource, styles: Sequence
     return live
 
 
-def style_pad(model: TransformerNet, content: ImageSource, corners: Sequence[int] = (0, 1, 2, 3), *, size: int = 256, **options) -> LiveMixer:
+def style_pad(
+    model: TransformerNet, content: ImageSource, corners: Sequence[int] = (0, 1, 2, 3), *, size: int = 256, **options
+) -> LiveMixer:
     """A 2-D pad: click or drag in it to blend four corner styles bilinearly.
 
     The pad is a picture with the four paintings at its corners; pointer events come from
@@ -724,22 +784,36 @@ def style_pad(model: TransformerNet, content: ImageSource, corners: Sequence[int
     for source in events:
         source.on_dom_event(on_pointer)
     legend = W.HTML("<small>Click or drag in the square; the sliders move the same point.</small>")
-    live = LiveMixer(mixer, [u, v], apply, title="2-D pad", panel=W.VBox([pad, legend]), grids=[(0, 1)],
-                     panel_still=lambda: pad_picture(u.value, v.value, names, thumbnails), **options)
+    live = LiveMixer(
+        mixer,
+        [u, v],
+        apply,
+        title="2-D pad",
+        panel=W.VBox([pad, legend]),
+        grids=[(0, 1)],
+        panel_still=lambda: pad_picture(u.value, v.value, names, thumbnails),
+        **options,
+    )
     live.u, live.v, live.pad, live.pad_events, live.on_pointer = u, v, pad, events, on_pointer
     made.append(live)
     return live
 
 
-def spatial_blend(model: TransformerNet, content: ImageSource, a: int = 0, b: int = 1, *, size: int = 256, **options) -> LiveMixer:
+def spatial_blend(
+    model: TransformerNet, content: ImageSource, a: int = 0, b: int = 1, *, size: int = 256, **options
+) -> LiveMixer:
     """Style A in one region, style B in the other, with a movable, softenable boundary."""
     import ipywidgets as W
 
     mixer = StyleMixer(model, content, size=size)
     pick_a = W.Dropdown(options=_style_options(model), value=a, description="A")
     pick_b = W.Dropdown(options=_style_options(model), value=b, description="B")
-    kind = W.ToggleButtons(options=["horizontal", "vertical", "circle"], value="horizontal", description="split",
-                           style={"button_width": "88px"})
+    kind = W.ToggleButtons(
+        options=["horizontal", "vertical", "circle"],
+        value="horizontal",
+        description="split",
+        style={"button_width": "88px"},
+    )
     position = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="position")
     softness = W.FloatSlider(value=0.15, min=0.01, max=0.5, step=0.01, description="softness")
 

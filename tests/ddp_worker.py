@@ -10,8 +10,18 @@ from cinlab.train import TrainConfig, Trainer, shutdown_distributed
 
 out_dir = sys.argv[1]
 config = TrainConfig.preset(
-    "fast", styles=["ihc", "brick"], crop_size=32, batch_size=4, style_size=40, width=0.25, steps=3,
-    log_every=1, eval_batches=1, eval_batch_size=2, checkpoint_every=0, content=["astronaut", "coffee", "rocket"],
+    "fast",
+    styles=["ihc", "brick"],
+    crop_size=32,
+    batch_size=4,
+    style_size=40,
+    width=0.25,
+    steps=3,
+    log_every=1,
+    eval_batches=1,
+    eval_batch_size=2,
+    checkpoint_every=0,
+    content=["astronaut", "coffee", "rocket"],
 )
 torch.manual_seed(1234 + int(__import__("os").environ["RANK"]))  # different local RNG: DDP must still sync
 trainer = Trainer(config, out_dir=out_dir, device="cpu")

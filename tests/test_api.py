@@ -4,8 +4,18 @@ import cinlab
 
 
 def test_top_level_names():
-    for name in ("load_image", "save_image", "LossNetwork", "gram_matrix", "gatys", "TransformerNet",
-                 "ConditionalInstanceNorm2d", "load_model", "show_images", "by_mode"):
+    for name in (
+        "load_image",
+        "save_image",
+        "LossNetwork",
+        "gram_matrix",
+        "gatys",
+        "TransformerNet",
+        "ConditionalInstanceNorm2d",
+        "load_model",
+        "show_images",
+        "by_mode",
+    ):
         assert callable(getattr(cinlab, name)), name
     assert set(cinlab.__all__) <= set(dir(cinlab))
 

@@ -11,8 +11,20 @@ def test_two_gloo_processes_stay_in_sync(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(worker),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
@@ -27,10 +39,39 @@ def test_cinlab_train_under_torchrun_exits_cleanly(tmp_path):
     """The command line ends a torchrun job with a barrier and destroy_process_group (no SIGABRT at exit)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cinlab", "train",
-         "--preset", "fast", "--styles", "ihc", "--content", "astronaut", "coffee", "--out", str(tmp_path / "run"),
-         "--steps", "2", "--batch", "4", "--eval-batches", "1", "--quiet", "--device", "cpu"],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "cinlab",
+            "train",
+            "--preset",
+            "fast",
+            "--styles",
+            "ihc",
+            "--content",
+            "astronaut",
+            "coffee",
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--eval-batches",
+            "1",
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "terminate called" not in done.stderr

@@ -54,7 +54,9 @@ def test_nearest_styles_and_layer_spread(net):
             layer.gamma[3] = layer.gamma[1] + 1e-3
             layer.beta[3] = layer.beta[1]
     assert embedding.nearest_styles(net, "b", k=1)[0][0] == "d"
-    assert [name for name, _ in embedding.nearest_styles(net, 0, k=3)] and len(embedding.nearest_styles(net, 0, k=10)) == 3
+    assert [name for name, _ in embedding.nearest_styles(net, 0, k=3)] and len(
+        embedding.nearest_styles(net, 0, k=10)
+    ) == 3
     spread = embedding.layer_spread(net)
     assert [row["layer"] for row in spread][:2] == ["conv1", "conv2"] and spread[-1]["layer"] == "out"
     assert len(spread) == len(net.norm_layers()) and all(row["gamma"] > 0 for row in spread)

@@ -44,7 +44,15 @@ def test_interpolation_endpoints_are_the_pure_styles(vgg19):
             p.normal_(1.0, 0.5)
     content = torch.rand(2, 3, 32, 32)
     result = interpolation_style_losses(
-        net, 0, 2, [0.0, 0.5, 1.0], content, "ihc", "brick", loss_network=vgg19, style_size=32,
+        net,
+        0,
+        2,
+        [0.0, 0.5, 1.0],
+        content,
+        "ihc",
+        "brick",
+        loss_network=vgg19,
+        style_size=32,
         style_layers=("relu1_1", "relu2_1"),
     )
     assert len(result["loss_a"]) == len(result["loss_b"]) == 3

@@ -45,6 +45,7 @@ def test_torchscript_parity(net, tmp_path):
 
 def test_onnx_parity_with_onnxruntime(net, tmp_path):
     import onnxruntime as ort
+
     path = to_onnx(net, tmp_path / "net.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image", "style_weights"]

@@ -28,8 +28,19 @@ POOL = ["astronaut", "coffee", "rocket"]
 
 
 def tiny(**overrides):
-    base = dict(styles=["ihc", "brick"], width=0.25, steps=3, crop_size=64, batch_size=4, style_size=64,
-                eval_batches=1, eval_batch_size=2, checkpoint_every=0, log_every=1, content=POOL)
+    base = dict(
+        styles=["ihc", "brick"],
+        width=0.25,
+        steps=3,
+        crop_size=64,
+        batch_size=4,
+        style_size=64,
+        eval_batches=1,
+        eval_batch_size=2,
+        checkpoint_every=0,
+        log_every=1,
+        content=POOL,
+    )
     return TrainConfig.preset("fast", **{**base, **overrides})
 
 
@@ -84,7 +95,9 @@ def test_gpu_checkpoints_load_on_the_cpu_and_cpu_checkpoints_on_the_gpu(tmp_path
     on_gpu = load_model(cpu_file, "cuda")
     assert next(on_gpu.parameters()).device == torch.device("cuda", 0)
     image = torch.rand(1, 3, 32, 32)
-    torch.testing.assert_close(on_gpu.stylize(image, 1, precision="float32"), on_cpu.stylize(image, 1, precision="float32"), atol=2e-3, rtol=0)
+    torch.testing.assert_close(
+        on_gpu.stylize(image, 1, precision="float32"), on_cpu.stylize(image, 1, precision="float32"), atol=2e-3, rtol=0
+    )
     assert trainer.model.style_names == on_gpu.style_names
 
 
@@ -143,22 +156,78 @@ def test_gatys_and_the_style_mixer_on_the_gpu():
 
 def test_the_command_line_with_device_cuda(tmp_path):
     def cinlab_cli(*args):
-        done = subprocess.run([sys.executable, "-m", "cinlab", *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-m", "cinlab", *args], capture_output=True, text=True, timeout=600, cwd=ROOT
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 
     run = tmp_path / "run"
-    cinlab_cli("train", "--preset", "fast", "--styles", "ihc", "brick", "--out", str(run), "--steps", "3", "--width", "0.25",
-               "--crop-size", "64", "--batch", "4", "--eval-batches", "1", "--device", "cuda", "--quiet")
+    cinlab_cli(
+        "train",
+        "--preset",
+        "fast",
+        "--styles",
+        "ihc",
+        "brick",
+        "--out",
+        str(run),
+        "--steps",
+        "3",
+        "--width",
+        "0.25",
+        "--crop-size",
+        "64",
+        "--batch",
+        "4",
+        "--eval-batches",
+        "1",
+        "--device",
+        "cuda",
+        "--quiet",
+    )
     assert load_model(run / "model.pt", "cpu").metadata["device"] != "cpu"
-    cinlab_cli("stylize", "--model", str(run / "model.pt"), "--content", "chelsea", "--style", "brick", "--out",
-               str(tmp_path / "s.png"), "--size", "48", "--device", "cuda")
-    cinlab_cli("gatys", "--content", "astronaut", "--style", "ihc", "--out", str(tmp_path / "g.png"), "--size", "48",
-               "--steps", "5", "--device", "cuda", "--quiet")
+    cinlab_cli(
+        "stylize",
+        "--model",
+        str(run / "model.pt"),
+        "--content",
+        "chelsea",
+        "--style",
+        "brick",
+        "--out",
+        str(tmp_path / "s.png"),
+        "--size",
+        "48",
+        "--device",
+        "cuda",
+    )
+    cinlab_cli(
+        "gatys",
+        "--content",
+        "astronaut",
+        "--style",
+        "ihc",
+        "--out",
+        str(tmp_path / "g.png"),
+        "--size",
+        "48",
+        "--steps",
+        "5",
+        "--device",
+        "cuda",
+        "--quiet",
+    )
     assert (tmp_path / "s.png").exists() and (tmp_path / "g.png").exists()
 
 
-NOTEBOOKS = ["03_gatys_optimization", "04_single_style_network", "05_n_style_training_gpu", "06_new_styles", "07_style_interpolation"]
+NOTEBOOKS = [
+    "03_gatys_optimization",
+    "04_single_style_network",
+    "05_n_style_training_gpu",
+    "06_new_styles",
+    "07_style_interpolation",
+]
 
 
 def test_notebooks_run_in_fast_mode_with_the_gpu_visible(tmp_path):
@@ -166,12 +235,26 @@ def test_notebooks_run_in_fast_mode_with_the_gpu_visible(tmp_path):
     env = {**os.environ, "CINLAB_FAST": "1", "MPLBACKEND": "Agg"}
     running = {}
     for name in NOTEBOOKS:
-        cells = [c for c in json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+        cells = [
+            c
+            for c in json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+            if c["cell_type"] == "code"
+        ]
         lines = ["".join(c["source"]) for c in cells]
         script = tmp_path / f"{name}.py"
-        script.write_text("\n\n".join("\n".join(l for l in cell.splitlines() if not l.lstrip().startswith(("%", "!"))) for cell in lines))
-        running[name] = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                         cwd=ROOT / "notebooks", env=env)
+        script.write_text(
+            "\n\n".join(
+                "\n".join(l for l in cell.splitlines() if not l.lstrip().startswith(("%", "!"))) for cell in lines
+            )
+        )
+        running[name] = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT / "notebooks",
+            env=env,
+        )
     failed = {}
     for name, process in running.items():
         _, err = process.communicate(timeout=600)

@@ -24,7 +24,9 @@ def fake_gpus(monkeypatch):
     return state
 
 
-@pytest.mark.parametrize("spelling", ["cuda", "cuda:0", torch.device("cuda"), torch.device("cuda", 0), None, "auto", " CUDA "])
+@pytest.mark.parametrize(
+    "spelling", ["cuda", "cuda:0", torch.device("cuda"), torch.device("cuda", 0), None, "auto", " CUDA "]
+)
 def test_every_gpu_spelling_becomes_an_indexed_device(fake_gpus, spelling):
     device = resolve_device(spelling)
     assert device == torch.device("cuda", 0) and device.index == 0
@@ -93,8 +95,14 @@ def test_cpu_spellings():
 
 @pytest.mark.parametrize(
     "capability,dtype,scaler",
-    [((9, 0), torch.bfloat16, False), ((8, 0), torch.bfloat16, False), ((8, 6), torch.bfloat16, False),
-     ((7, 5), torch.float16, True), ((7, 0), torch.float16, True), ((6, 1), torch.float32, False)],
+    [
+        ((9, 0), torch.bfloat16, False),
+        ((8, 0), torch.bfloat16, False),
+        ((8, 6), torch.bfloat16, False),
+        ((7, 5), torch.float16, True),
+        ((7, 0), torch.float16, True),
+        ((6, 1), torch.float32, False),
+    ],
 )
 def test_precision_follows_the_gpu_generation(fake_gpus, capability, dtype, scaler):
     """A100/H100/RTX 30xx: bf16. T4/V100: fp16 with a gradient scaler. Older: float32."""
@@ -138,7 +146,9 @@ def test_one_function_decides_precision_for_training_and_inference(monkeypatch):
     assert net.stylize(torch.rand(1, 3, 16, 16), 1).dtype == torch.float32
     mixer = cinlab.widgets.StyleMixer(net, torch.rand(1, 3, 16, 16), size=16)
     assert mixer.precision.dtype == torch.float16
-    trainer = cinlab.Trainer(cinlab.TrainConfig.preset("fast", styles=["ihc"], width=0.25, content=["astronaut"]), device="cpu")
+    trainer = cinlab.Trainer(
+        cinlab.TrainConfig.preset("fast", styles=["ihc"], width=0.25, content=["astronaut"]), device="cpu"
+    )
     assert trainer.precision.dtype == torch.float16 and trainer.scaler.is_enabled()
     assert len(calls) == 3
 
@@ -146,8 +156,16 @@ def test_one_function_decides_precision_for_training_and_inference(monkeypatch):
 def test_float16_training_with_a_gradient_scaler_lowers_the_loss():
     """The T4/V100 path (fp16 autocast + GradScaler), run with float16 on the CPU."""
     config = cinlab.TrainConfig.preset(
-        "fast", styles=["ihc"], width=0.125, steps=16, lr=1e-2, precision="fp16", crop_size=24, batch_size=2,
-        content=["astronaut"], log_every=1,
+        "fast",
+        styles=["ihc"],
+        width=0.125,
+        steps=16,
+        lr=1e-2,
+        precision="fp16",
+        crop_size=24,
+        batch_size=2,
+        content=["astronaut"],
+        log_every=1,
     )
     trainer = cinlab.Trainer(config, device="cpu")
     assert trainer.precision.dtype == torch.float16 and trainer.scaler.is_enabled()

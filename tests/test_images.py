@@ -50,7 +50,9 @@ def test_unknown_set_lists_known_sets():
         registry.image_names("no_such_set")
 
 
-@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket", "grace_hopper", "camera", "motorcycle", "brick"])
+@pytest.mark.parametrize(
+    "name", ["astronaut", "chelsea", "coffee", "rocket", "grace_hopper", "camera", "motorcycle", "brick"]
+)
 def test_builtin_images_load_without_download(name):
     image = cinlab.load_image(name, size=64)
     assert image.shape[:2] == (1, 3) and min(image.shape[-2:]) == 64

@@ -37,7 +37,9 @@ def test_state_of_sliders_and_selections():
     assert axis(pick) == [0, 1, 2] and axis(split) == [0, 1]
     assert axis(alpha) == [round(i * 0.05, 4) for i in range(21)]
     softness = W.FloatSlider(value=0.15, min=0.01, max=0.5, step=0.01)
-    assert len(axis(softness)) == 50 and axis(softness)[0] == 0.01 and axis(softness)[-1] == 0.5 and 0.15 in axis(softness)
+    assert (
+        len(axis(softness)) == 50 and axis(softness)[0] == 0.01 and axis(softness)[-1] == 0.5 and 0.15 in axis(softness)
+    )
 
 
 def test_prefetch_plan_goes_one_step_first_in_the_direction_of_the_last_move():
@@ -94,7 +96,9 @@ def test_full_side_fits_the_budget():
 def _node(script: str) -> dict:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("Node.js is not installed (apt-get install nodejs); the browser test runs frame_cache.js in Chromium")
+        pytest.skip(
+            "Node.js is not installed (apt-get install nodejs); the browser test runs frame_cache.js in Chromium"
+        )
     result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -102,7 +106,9 @@ def _node(script: str) -> dict:
 
 def test_javascript_key_is_the_python_key():
     values = [0.0, 0.05, 0.1 + 0.2, 0.35000000000000003, 0.7, 1.0, 0.15, 0.49999999999, 0.12345]
-    models = json.dumps([{"value": v} for v in values] + [{"index": 3, "value": 3}, {"index": 0, "value": "horizontal"}])
+    models = json.dumps(
+        [{"value": v} for v in values] + [{"index": 3, "value": 3}, {"index": 0, "value": "horizontal"}]
+    )
     out = _node(f"""
         import {{ stateKey }} from {json.dumps(JS.as_uri())};
         const models = {models}.map((attrs) => ({{ get: (k) => attrs[k] }}));
@@ -169,8 +175,11 @@ def test_pictures_rendered_ahead_are_the_pictures_of_their_states(model, photo, 
         control, value = box.position, 0.7
     live(box)
     assert box.renderer.wait(60, background=True)
-    ahead = box.cache.get(state_key(box.state()[:-1] + (value,)) if make == "two_style" else
-                          state_key(box.state()[:3] + (value,) + box.state()[4:]))
+    ahead = box.cache.get(
+        state_key(box.state()[:-1] + (value,))
+        if make == "two_style"
+        else state_key(box.state()[:3] + (value,) + box.state()[4:])
+    )
     assert ahead is not None and ahead.full
     renders = []
     original = box.mixer.render
@@ -237,7 +246,11 @@ def test_pad_clicks_snap_to_the_grid_rendered_ahead(model, photo, live):
     pad.on_pointer({"type": "mousedown", "dataX": x, "dataY": y, "buttons": 1})
     assert (pad.u.value, pad.v.value) == (0.3, 0.8)
     assert pad.renderer.wait(120, background=True)
-    assert all(pad.cache.has(state_key((round(i * 0.1, 4), round(j * 0.1, 4))), full=True) for i in range(11) for j in range(11))
+    assert all(
+        pad.cache.has(state_key((round(i * 0.1, 4), round(j * 0.1, 4))), full=True)
+        for i in range(11)
+        for j in range(11)
+    )
 
 
 def test_only_the_widget_last_used_renders_ahead(model, photo, live):
@@ -306,7 +319,11 @@ def test_work_ahead_runs_in_its_own_low_priority_thread():
         seen.setdefault("draw", (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
 
     def ahead():
-        seen["ahead"] = (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), torch.get_num_threads())
+        seen["ahead"] = (
+            threading.get_native_id(),
+            os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+            torch.get_num_threads(),
+        )
         return False
 
     renderer = LatestOnly(draw, settle_s=0.01, threads=1, background=ahead)
@@ -317,7 +334,9 @@ def test_work_ahead_runs_in_its_own_low_priority_thread():
         renderer.close()
     assert seen["ahead"][0] != seen["draw"][0] and seen["ahead"][2] == 1
     if sys.platform.startswith("linux"):
-        assert seen["ahead"][1] == live_module.AHEAD_NICE > 0 and seen["draw"][1] == os.getpriority(os.PRIO_PROCESS, 0)  # only that thread
+        assert seen["ahead"][1] == live_module.AHEAD_NICE > 0 and seen["draw"][1] == os.getpriority(
+            os.PRIO_PROCESS, 0
+        )  # only that thread
     assert not any(t.is_alive() for t in renderer._threads)  # close() ends both
 
 

@@ -36,7 +36,9 @@ def test_cin_matches_a_float64_reference():
     xd = x.double()
     mean = xd.mean((2, 3), keepdim=True)
     var = xd.var((2, 3), unbiased=False, keepdim=True)
-    expected = (xd - mean) / torch.sqrt(var + 1e-5) * norm.gamma.double()[labels][:, :, None, None] + norm.beta.double()[labels][:, :, None, None]
+    expected = (xd - mean) / torch.sqrt(var + 1e-5) * norm.gamma.double()[labels][
+        :, :, None, None
+    ] + norm.beta.double()[labels][:, :, None, None]
     torch.testing.assert_close(norm(x, labels).double(), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -151,8 +153,13 @@ def test_add_styles_with_identity_rows_appends_exactly_count_rows():
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [({"count": 2, "names": ["only one"]}, "1 names for 2"), ({"count": 1, "names": ["a"]}, "ambiguous"),
-     ({"count": 2, "names": ["x", "x"]}, "ambiguous"), ({"count": 0}, "positive"), ({"count": 1, "init": "zeros"}, "init")],
+    [
+        ({"count": 2, "names": ["only one"]}, "1 names for 2"),
+        ({"count": 1, "names": ["a"]}, "ambiguous"),
+        ({"count": 2, "names": ["x", "x"]}, "ambiguous"),
+        ({"count": 0}, "positive"),
+        ({"count": 1, "init": "zeros"}, "init"),
+    ],
 )
 def test_add_styles_checks_everything_before_growing(kwargs, message):
     """A bug found by reading: names were checked after the tables grew, leaving a half-grown network."""
@@ -176,3 +183,23 @@ def test_stylize_fast_path_is_close_to_float32():
     bf16 = net.stylize(image, 1, precision="bf16")
     assert bf16.dtype == torch.float32
     assert (bf16 - exact).abs().mean() < 2 / 255  # within about one 8-bit level on average
+
+
+def test_a_mixture_over_some_rows_equals_the_same_mixture_over_all_styles():
+    from cinlab.style import StyleCondition
+
+    torch.manual_seed(0)
+    net = TransformerNet(num_styles=5, width=0.25).eval()
+    with torch.no_grad():
+        for p in net.style_parameters():
+            p.normal_(1.0, 0.5)
+    x = torch.rand(2, 3, 36, 40)
+    full = torch.zeros(2, 5)
+    full[:, 1], full[:, 3] = torch.tensor([0.3, 0.6]), torch.tensor([0.7, 0.4])
+    rows = torch.tensor([1, 3])
+    expected = net(x, StyleCondition("weights", full))
+    torch.testing.assert_close(net(x, StyleCondition("weights", full[:, rows], rows)), expected)
+    spatial = full[:, :, None, None].expand(2, 5, 36, 40)
+    torch.testing.assert_close(
+        net(x, StyleCondition("spatial", spatial[:, rows].contiguous(), rows)), expected, rtol=1e-5, atol=1e-5
+    )

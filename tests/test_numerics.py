@@ -23,8 +23,13 @@ def setup():
             p.normal_(1.0, 0.3)
     config = TrainConfig.preset("vgg19", styles=["ihc", "brick", "gravel"], style_size=48)
     loss_net = cinlab.LossNetwork("vgg19", layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"))
-    loss = StyleTransferLoss(loss_net, config.content_layers, config.style_layers,
-                             content_weight=config.content_weight, style_weight=config.style_weight)
+    loss = StyleTransferLoss(
+        loss_net,
+        config.content_layers,
+        config.style_layers,
+        content_weight=config.content_weight,
+        style_weight=config.style_weight,
+    )
     grams = loss.gram_targets([cinlab.load_image(s, config.style_size) for s in config.styles])
     content = torch.cat([cinlab.load_image(n, (40, 40)) for n in ("astronaut", "coffee")])
     labels = torch.tensor([2, 0])
@@ -64,15 +69,23 @@ def test_plain_training_step_equals_a_library_training_step(setup):
     vgg = PlainVGG()
     plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-3)
     ours_opt = torch.optim.Adam(ours.parameters(), lr=1e-3)
-    plain_total = plain_training_step(plain, vgg, plain_opt, content, grams, 3, generator=torch.Generator().manual_seed(5))
+    plain_total = plain_training_step(
+        plain, vgg, plain_opt, content, grams, 3, generator=torch.Generator().manual_seed(5)
+    )
     labels = torch.randint(3, (content.shape[0],), generator=torch.Generator().manual_seed(5))
     terms = _terms(loss, ours(content, labels), content, grams, labels)
     terms["total"].mean().backward()
     ours_opt.step()
     assert terms["total"].mean().item() == pytest.approx(plain_total, rel=1e-4)
     # Same gradients (Adam's first step is lr * sign(grad), so compare the gradients themselves).
-    ours_layers = [ours.conv1, ours.conv2, ours.conv3] + [c for b in ours.residuals for c in (b.conv1, b.conv2)] + [ours.up1, ours.up2, ours.out]
-    plain_layers = [plain.c1, plain.c2, plain.c3] + [c for b in plain.res for c in (b.a, b.b)] + [plain.u1, plain.u2, plain.out]
+    ours_layers = (
+        [ours.conv1, ours.conv2, ours.conv3]
+        + [c for b in ours.residuals for c in (b.conv1, b.conv2)]
+        + [ours.up1, ours.up2, ours.out]
+    )
+    plain_layers = (
+        [plain.c1, plain.c2, plain.c3] + [c for b in plain.res for c in (b.a, b.b)] + [plain.u1, plain.u2, plain.out]
+    )
     for o, p in zip(ours_layers, plain_layers):
         for a, b in ((o.conv.weight.grad, p.conv.weight.grad), (o.norm.gamma.grad, p.norm.gamma.grad)):
             assert ((a - b).norm() / b.norm()).item() < 1e-2  # float32 sums in other orders; a wrong label is O(1)
@@ -95,7 +108,9 @@ def test_training_loss_matches_the_plain_reference(setup):
     plain = PlainNet(3).copy_from(net)
     with torch.no_grad():
         ours = _terms(loss, net(content, labels), content, grams, labels)
-        total, c, s = plain_losses(plain, PlainVGG(), grams, content, labels, config.content_weight, config.style_weight)
+        total, c, s = plain_losses(
+            plain, PlainVGG(), grams, content, labels, config.content_weight, config.style_weight
+        )
     assert ours["content"].mean().item() == pytest.approx(c.item(), rel=1e-4)
     assert ours["style"].mean().item() == pytest.approx(s.item(), rel=1e-4)
     assert ours["total"].mean().item() == pytest.approx(total.item(), rel=1e-4)
@@ -121,8 +136,17 @@ def test_plain_gatys_takes_the_library_gatys_steps_with_adam():
     content = cinlab.load_image("astronaut", (32, 40))
     style_image = cinlab.load_image("ihc", 32)
     plain = plain_gatys(PlainVGG(), content, style_image, steps=10, style_weight=1e-4)
-    ours = cinlab.gatys(content, style_image, steps=10, optimizer="adam", lr=0.02, style_weight=1e-4,
-                        content_layers=PAPER_CONTENT_LAYERS, style_layers=PAPER_STYLE_LAYERS, progress=False)
+    ours = cinlab.gatys(
+        content,
+        style_image,
+        steps=10,
+        optimizer="adam",
+        lr=0.02,
+        style_weight=1e-4,
+        content_layers=PAPER_CONTENT_LAYERS,
+        style_layers=PAPER_STYLE_LAYERS,
+        progress=False,
+    )
     moved = (plain - content).abs().mean().item()
     difference = (ours.image - plain).abs().mean().item()
     assert moved > 0.01  # the optimisation did something

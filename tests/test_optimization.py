@@ -83,7 +83,13 @@ def test_multi_scale_runs_coarse_to_fine(pair, vgg19):
 
 def test_callback_every_k_steps(pair, vgg19):
     seen = []
-    _run(pair, vgg19, steps=9, callback=lambda step, image, losses: seen.append((step, image.shape, "total" in losses)), callback_every=3)
+    _run(
+        pair,
+        vgg19,
+        steps=9,
+        callback=lambda step, image, losses: seen.append((step, image.shape, "total" in losses)),
+        callback_every=3,
+    )
     assert [s for s, _, _ in seen] == [3, 6, 9]
     assert all(ok for _, _, ok in seen)
 
@@ -91,7 +97,9 @@ def test_callback_every_k_steps(pair, vgg19):
 def test_several_styles_blend_their_gram_targets(pair, vgg19):
     content, style = pair
     other = cinlab.load_image("chelsea", size=48)
-    result = gatys(content, [style, other], style_blend=[3, 1], steps=2, loss_network=vgg19, device="cpu", progress=False)
+    result = gatys(
+        content, [style, other], style_blend=[3, 1], steps=2, loss_network=vgg19, device="cpu", progress=False
+    )
     assert result.image.shape == content.shape
     with pytest.raises(ValueError, match="style_blend"):
         gatys(content, [style, other], style_blend=[1], steps=1, loss_network=vgg19, progress=False)
@@ -162,7 +170,9 @@ def test_bad_inputs_get_clear_errors(pair, vgg19, tmp_path):
 def test_texture_synthesis_matches_grams_from_noise(vgg19):
     from cinlab.optimization import synthesize_texture
 
-    result = synthesize_texture("ihc", 32, layers=("relu1_1", "relu2_1"), steps=20, loss_network=vgg19, device="cpu", progress=False)
+    result = synthesize_texture(
+        "ihc", 32, layers=("relu1_1", "relu2_1"), steps=20, loss_network=vgg19, device="cpu", progress=False
+    )
     assert result.image.shape == (1, 3, 32, 32)
     assert result.history["style"][-1] < 0.1 * result.history["style"][0]
     assert "content" in result.history and max(result.history["content"]) == 0

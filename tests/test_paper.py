@@ -6,11 +6,23 @@ from cinlab.model import TransformerNet
 
 
 def _metadata(**overrides):
-    meta = {"step": 2_500, "batch_size": 8, "crop_size": 96, "style_size": 144, "styles": ["water_lilies", "olive_trees"],
-            "backend": "vgg19", "loss_network": "vgg19 (max pooling, caffe preprocessing)", "content_layers": ["relu3_3"],
-            "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"], "content": ["amber", "coffee"], "trainable": "all",
-            "precision": "bfloat16", "device": "cpu", "seconds": 1000.0,
-            "config": {"eval_batches": 4, "eval_batch_size": None, "held_out": ["tubingen", "chelsea"]}}
+    meta = {
+        "step": 2_500,
+        "batch_size": 8,
+        "crop_size": 96,
+        "style_size": 144,
+        "styles": ["water_lilies", "olive_trees"],
+        "backend": "vgg19",
+        "loss_network": "vgg19 (max pooling, caffe preprocessing)",
+        "content_layers": ["relu3_3"],
+        "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+        "content": ["amber", "coffee"],
+        "trainable": "all",
+        "precision": "bfloat16",
+        "device": "cpu",
+        "seconds": 1000.0,
+        "config": {"eval_batches": 4, "eval_batch_size": None, "held_out": ["tubingen", "chelsea"]},
+    }
     meta.update(overrides)
     return meta
 
@@ -37,8 +49,16 @@ def test_differences_from_paper_reads_the_metadata():
 
     rows = differences_from_paper(_metadata())
     by_aspect = {r["aspect"]: r for r in rows}
-    for aspect in ("content images", "loss network", "loss layers", "crops and batch", "training steps", "style set",
-                   "style image size", "new style rows"):
+    for aspect in (
+        "content images",
+        "loss network",
+        "loss layers",
+        "crops and batch",
+        "training steps",
+        "style set",
+        "style image size",
+        "new style rows",
+    ):
         assert aspect in by_aspect
     assert by_aspect["crops and batch"]["here"] == "96 px crops, batch 8"
     assert by_aspect["crops and batch"]["paper"] == "256 px crops, batch 16"
@@ -49,9 +69,16 @@ def test_differences_from_paper_reads_the_metadata():
     assert "held out: tubingen, chelsea" in by_aspect["content images"]["here"]
     assert by_aspect["style set"]["here"].startswith("2 paintings by ")
     assert by_aspect["new style rows"]["here"].startswith("none")
-    tuned = {r["aspect"]: r for r in differences_from_paper(_metadata(trainable="styles", base_metadata={"styles": ["a"] * 32}))}
-    assert "training steps (fine-tuning)" in tuned and tuned["training steps (fine-tuning)"]["paper"].startswith("5,000")
-    assert "32 old rows" in tuned["new style rows"]["here"] and "mean of the old rows" in tuned["new style rows"]["here"]
+    tuned = {
+        r["aspect"]: r
+        for r in differences_from_paper(_metadata(trainable="styles", base_metadata={"styles": ["a"] * 32}))
+    }
+    assert "training steps (fine-tuning)" in tuned and tuned["training steps (fine-tuning)"]["paper"].startswith(
+        "5,000"
+    )
+    assert (
+        "32 old rows" in tuned["new style rows"]["here"] and "mean of the old rows" in tuned["new style rows"]["here"]
+    )
     recorded = {r["aspect"]: r for r in differences_from_paper(_metadata(trainable="styles", init="identity"))}
     assert recorded["new style rows"]["here"].endswith("start: identity")
     table = markdown_table(rows)
@@ -86,7 +113,9 @@ def test_training_step_flops_fine_tuning_skips_only_the_weight_gradients(vgg19):
 
     config = TrainConfig.preset("fast", styles=["ihc"], content=["astronaut", "coffee"], precision="float32")
     full = Trainer(config, loss_network=vgg19)
-    tuned = Trainer(config, TransformerNet(1, config.width, style_names=["ihc"]), trainable="styles", loss_network=vgg19)
+    tuned = Trainer(
+        config, TransformerNet(1, config.width, style_names=["ihc"]), trainable="styles", loss_network=vgg19
+    )
     a, b = training_step_flops(full), training_step_flops(tuned)
     assert a["total"] == pytest.approx(a["network"] + a["loss"]) and a["network"] > 0 and a["loss"] > 0
     assert b["loss"] == pytest.approx(a["loss"])  # the same loss network, forward and backward

@@ -36,12 +36,31 @@ from cinlab.model import TransformerNet
 from cinlab.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = ["--preset", "fast", "--styles", "ihc", "--crop-size", "32", "--batch", "2", "--style-size", "32",
-         "--eval-batches", "1", "--quiet", "--device", "cpu", "--content", "astronaut"]
+TRAIN = [
+    "--preset",
+    "fast",
+    "--styles",
+    "ihc",
+    "--crop-size",
+    "32",
+    "--batch",
+    "2",
+    "--style-size",
+    "32",
+    "--eval-batches",
+    "1",
+    "--quiet",
+    "--device",
+    "cpu",
+    "--content",
+    "astronaut",
+]
 
 
 def run_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "cinlab", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "cinlab", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +149,23 @@ def test_two_writers_of_one_new_file_exactly_one_wins(tmp_path):
 
 def test_two_stylize_commands_with_one_out_exactly_one_succeeds(small_model, tmp_path):
     out = tmp_path / "same.png"
-    args = [sys.executable, "-m", "cinlab", "stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out", str(out)]
-    first, second = (subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2))
+    args = [
+        sys.executable,
+        "-m",
+        "cinlab",
+        "stylize",
+        "--model",
+        str(small_model),
+        "--content",
+        "astronaut",
+        "--size",
+        "32",
+        "--out",
+        str(out),
+    ]
+    first, second = (
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)
+    )
     results = sorted([first.wait(timeout=300), second.wait(timeout=300)])
     assert results == [0, 2]
     assert "already exists" in (first.stderr.read() + second.stderr.read())
@@ -139,8 +173,16 @@ def test_two_stylize_commands_with_one_out_exactly_one_succeeds(small_model, tmp
 
 def test_a_second_train_into_a_locked_run_folder_exits_naming_the_holder(tmp_path, capsys):
     run = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", f"from cinlab.files import RunLock; import time\nwith RunLock({str(run)!r}):\n    print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from cinlab.files import RunLock; import time\nwith RunLock({str(run)!r}):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         code = main(["train", "--out", str(run), "--steps", "2", *TRAIN])
@@ -156,6 +198,7 @@ def test_a_second_train_into_a_locked_run_folder_exits_naming_the_holder(tmp_pat
 def test_resume_on_a_finished_run_changes_nothing_unless_asked_for_more_steps(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--steps", "2", *TRAIN]) == 0
+
     def files_of_the_run():  # (the .lock file records who held the lock last, nothing of the run)
         return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != ".lock"}
 
@@ -192,7 +235,21 @@ def test_kill_minus_9_then_the_same_command_never_duplicates_rows_or_leaves_temp
     assert (run / "checkpoint.pt").exists(), "the run never reached its first checkpoint"
     # Past the step the victim reached, however fast this machine trains (its log runs ahead of its checkpoint).
     target = max(12, int(load_checkpoint(run / "checkpoint.pt")["training"]["step"]) + 9)
-    done = run_cli("train", "--out", run, "--resume", "--steps", target, "--checkpoint-every", "3", "--log-every", "1", "--quiet", "--device", "cpu")
+    done = run_cli(
+        "train",
+        "--out",
+        run,
+        "--resume",
+        "--steps",
+        target,
+        "--checkpoint-every",
+        "3",
+        "--log-every",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert done.returncode == 0, done.stderr
     steps = [r["step"] for r in read_log(run / "train_log.csv") if r["name"] == "all"]
     assert steps == list(range(1, target + 1))
@@ -229,20 +286,52 @@ def test_output_paths_that_cannot_be_written_are_one_line_errors(small_model, tm
     folder.mkdir()
     stylize = ["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out"]
     assert "is a folder" in one_line_error(capsys, main([*stylize, str(folder)]))
-    assert "is a folder" in one_line_error(capsys, main(["export", "--model", str(small_model), "--format", "torchscript", "--out", str(folder)]))
+    assert "is a folder" in one_line_error(
+        capsys, main(["export", "--model", str(small_model), "--format", "torchscript", "--out", str(folder)])
+    )
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert "is a file" in one_line_error(capsys, main([*stylize, str(blocker / "out.png")]))
     # A missing parent folder is created (TorchScript used to fail there).
     nested = tmp_path / "new" / "deeper" / "net.ts"
-    assert main(["export", "--model", str(small_model), "--format", "torchscript", "--out", str(nested)]) == 0 and nested.exists()
+    assert (
+        main(["export", "--model", str(small_model), "--format", "torchscript", "--out", str(nested)]) == 0
+        and nested.exists()
+    )
 
 
 def test_a_read_only_folder_is_a_one_line_error(small_model, tmp_path, capsys):
     with tiny_filesystem(tmp_path / "ro", read_only=True) as ro:
-        for args in (["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out", str(ro / "x.png")],
-                     ["export", "--model", str(small_model), "--format", "onnx", "--out", str(ro / "x.onnx")],
-                     ["gatys", "--content", "astronaut", "--style", "ihc", "--size", "32", "--steps", "1", "--quiet", "--device", "cpu", "--out", str(ro / "g.png")]):
+        for args in (
+            [
+                "stylize",
+                "--model",
+                str(small_model),
+                "--content",
+                "astronaut",
+                "--size",
+                "32",
+                "--out",
+                str(ro / "x.png"),
+            ],
+            ["export", "--model", str(small_model), "--format", "onnx", "--out", str(ro / "x.onnx")],
+            [
+                "gatys",
+                "--content",
+                "astronaut",
+                "--style",
+                "ihc",
+                "--size",
+                "32",
+                "--steps",
+                "1",
+                "--quiet",
+                "--device",
+                "cpu",
+                "--out",
+                str(ro / "g.png"),
+            ],
+        ):
             assert "read-only" in one_line_error(capsys, main(args))
 
 
@@ -253,7 +342,24 @@ def test_a_folder_without_permission_is_a_one_line_error(small_model, tmp_path, 
     monkeypatch.setattr(files.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
     started = []
     monkeypatch.setattr(cinlab.optimization, "_optimise", lambda *a, **k: started.append(1))
-    code = main(["gatys", "--content", "astronaut", "--style", "ihc", "--size", "32", "--steps", "1", "--quiet", "--device", "cpu", "--out", str(locked / "g.png")])
+    code = main(
+        [
+            "gatys",
+            "--content",
+            "astronaut",
+            "--style",
+            "ihc",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--out",
+            str(locked / "g.png"),
+        ]
+    )
     assert "lack permission" in one_line_error(capsys, code)
     assert not started, "the output is checked before the optimisation starts"
 
@@ -262,9 +368,23 @@ def test_a_folder_without_permission_is_a_one_line_error(small_model, tmp_path, 
 def test_unusable_devices_are_one_line_errors(small_model, tmp_path, capsys, device, message):
     if device == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    args = ["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out", str(tmp_path / "x.png"), "--device", device]
+    args = [
+        "stylize",
+        "--model",
+        str(small_model),
+        "--content",
+        "astronaut",
+        "--size",
+        "32",
+        "--out",
+        str(tmp_path / "x.png"),
+        "--device",
+        device,
+    ]
     assert message in one_line_error(capsys, main(args))
-    assert message in one_line_error(capsys, main(["train", "--out", str(tmp_path / "run"), "--steps", "1", *TRAIN[:-2], "--device", device]))
+    assert message in one_line_error(
+        capsys, main(["train", "--out", str(tmp_path / "run"), "--steps", "1", *TRAIN[:-2], "--device", device])
+    )
 
 
 def test_non_finite_weights_and_diverging_runs_are_one_line_errors(tmp_path, capsys):
@@ -299,8 +419,17 @@ def _crafted(tmp_path, small_model, change) -> Path:
         (lambda p: p["model"].__setitem__("state_dict", [1, 2, 3]), "dict of tensors"),
         (lambda p: p["model"]["state_dict"].__setitem__("conv1.conv.weight", "not a tensor"), "dict of tensors"),
         (lambda p: p["model"]["config"].__setitem__("width", "wide"), "width must be a number"),
-        (lambda p: p["model"]["config"].__setitem__("num_styles", 4_000_000_000), "num_styles must be an integer from 1"),
-        (lambda p: (p["model"]["config"].__setitem__("num_styles", 3), p["model"].__setitem__("style_names", ["a", "b", "c"])), "3 rows"),
+        (
+            lambda p: p["model"]["config"].__setitem__("num_styles", 4_000_000_000),
+            "num_styles must be an integer from 1",
+        ),
+        (
+            lambda p: (
+                p["model"]["config"].__setitem__("num_styles", 3),
+                p["model"].__setitem__("style_names", ["a", "b", "c"]),
+            ),
+            "3 rows",
+        ),
         (lambda p: p["model"].__setitem__("style_names", "a,b"), "style_names"),
         (lambda p: p.__setitem__("metadata", [1]), "'metadata' should be a dict"),
     ],
@@ -329,8 +458,41 @@ def test_one_wording_and_one_exit_code_for_an_existing_output(small_model, tmp_p
     stylize_out.write_bytes(b"old")
     messages = [
         one_line_error(capsys, main(["export", "--model", str(small_model), "--out", str(out)])),
-        one_line_error(capsys, main(["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out", str(stylize_out)])),
-        one_line_error(capsys, main(["gatys", "--content", "astronaut", "--style", "ihc", "--size", "32", "--steps", "1", "--quiet", "--out", str(stylize_out)])),
+        one_line_error(
+            capsys,
+            main(
+                [
+                    "stylize",
+                    "--model",
+                    str(small_model),
+                    "--content",
+                    "astronaut",
+                    "--size",
+                    "32",
+                    "--out",
+                    str(stylize_out),
+                ]
+            ),
+        ),
+        one_line_error(
+            capsys,
+            main(
+                [
+                    "gatys",
+                    "--content",
+                    "astronaut",
+                    "--style",
+                    "ihc",
+                    "--size",
+                    "32",
+                    "--steps",
+                    "1",
+                    "--quiet",
+                    "--out",
+                    str(stylize_out),
+                ]
+            ),
+        ),
     ]
     assert all(m.endswith(f"already exists; {files.OVERWRITE_HINT}.") for m in messages), messages
     assert out.read_bytes() == b"old" and stylize_out.read_bytes() == b"old"
@@ -419,7 +581,11 @@ def test_the_offline_error_does_not_point_into_the_repository(tmp_path, monkeypa
     import requests
 
     monkeypatch.setenv("CINLAB_IMAGE_DIR", str(tmp_path))
-    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", lambda *a, **k: (_ for _ in ()).throw(requests.exceptions.ConnectionError("offline")))
+    monkeypatch.setattr(
+        pooch.HTTPDownloader,
+        "__call__",
+        lambda *a, **k: (_ for _ in ()).throw(requests.exceptions.ConnectionError("offline")),
+    )
     with pytest.raises(FileNotFoundError) as info:
         cinlab.load_image("starry_night")
     assert "in the cinlab repository" not in str(info.value) and "download-images" in str(info.value)

@@ -5,14 +5,27 @@ import json
 import pytest
 
 from cinlab.checkpoint import load_model
-from cinlab.reproduce import FIG5_STYLES, MAX_PACK_BYTES, MAX_PACK_FILES, choose_unit, install, main, pack, training_seconds
+from cinlab.packs import MAX_PACK_BYTES, MAX_PACK_FILES, install, pack
+from cinlab.reproduce import FIG5_STYLES, choose_unit, main, training_seconds
 
 
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduce")
     pack_dir = root / "pack"
-    summary = main(["--profile", "fast", "--runs", str(root / "runs"), "--data", str(root / "data"), "--pack", str(pack_dir), "--quiet"])
+    summary = main(
+        [
+            "--profile",
+            "fast",
+            "--runs",
+            str(root / "runs"),
+            "--data",
+            str(root / "data"),
+            "--pack",
+            str(pack_dir),
+            "--quiet",
+        ]
+    )
     return root, summary
 
 
@@ -32,7 +45,10 @@ def test_fast_profile_trains_publishes_and_summarises(fast_run):
     assert set(summary["fig5"]["per_style"]) == set(FIG5_STYLES)
     unit = summary["unit"]
     assert summary["fig5"]["step"] == unit
-    assert (summary["fig5_equal_images_per_style"]["step"], summary["fig5_equal_images_per_style"]["single_step"]) == (10 * unit, unit)
+    assert (summary["fig5_equal_images_per_style"]["step"], summary["fig5_equal_images_per_style"]["single_step"]) == (
+        10 * unit,
+        unit,
+    )
     assert len(summary["fig7"]["loss_a"]) == 11
     assert set(summary["blobs"]) == {"impressionist10", "varied32"} and len(summary["blobs"]["varied32"]) == 32
     # A second call finds every run finished and retrains nothing.
@@ -44,7 +60,7 @@ def test_a_pack_fits_the_transfer_limits_and_installs_byte_identical(fast_run, t
     root, _ = fast_run
     files = sorted((root / "pack").iterdir())
     assert 2 <= len(files) <= MAX_PACK_FILES and all(f.stat().st_size <= MAX_PACK_BYTES for f in files)
-    installed = install(root / "pack", tmp_path / "data", render=False)
+    installed = install(root / "pack", tmp_path / "data")
     for name in installed:
         assert (tmp_path / "data" / name).read_bytes() == (root / "data" / name).read_bytes(), name
     assert "models/impressionist10.pt" in installed and "results/summary.json" in installed
@@ -61,17 +77,17 @@ def test_a_damaged_pack_is_refused_before_anything_is_written(fast_run, tmp_path
     data[len(data) // 2] ^= 0xFF
     part.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="corrupt or incomplete"):
-        install(damaged, tmp_path / "data", render=False)
+        install(damaged, tmp_path / "data")
     assert not (tmp_path / "data").exists()
 
 
 def test_pack_refuses_results_that_need_more_than_eight_files(tmp_path, monkeypatch):
-    import cinlab.reproduce as reproduce
+    import cinlab.packs as packs
 
     (tmp_path / "models").mkdir()
     (tmp_path / "results").mkdir()
     (tmp_path / "models" / "big.pt").write_bytes(b"x" * 9000)
-    monkeypatch.setattr(reproduce, "MAX_PACK_BYTES", 5096)  # parts of 1,000 bytes
+    monkeypatch.setattr(packs, "MAX_PACK_BYTES", 5096)  # parts of 1,000 bytes
     with pytest.raises(ValueError, match="more than"):
         pack(tmp_path, tmp_path / "out")
 

@@ -26,7 +26,16 @@ def test_shipped_networks_load_with_their_recorded_styles_and_stylise(name, styl
     assert model.num_styles == len(expected) == len(model.metadata["styles"])
     assert model.style_names == expected
     meta = model.metadata
-    for key in ("style_sha256", "style_size", "loss_network", "style_layers", "style_weight", "step", "crop_size", "device"):
+    for key in (
+        "style_sha256",
+        "style_size",
+        "loss_network",
+        "style_layers",
+        "style_weight",
+        "step",
+        "crop_size",
+        "device",
+    ):
         assert key in meta, key
     assert meta["style_sha256"] == [cinlab.image_info(s).sha256 for s in expected]
     photo = cinlab.load_image("chelsea", size=48)
@@ -64,7 +73,9 @@ def test_style_loss_is_monotonic_along_an_interpolation_on_the_shipped_model():
     """The paper's Fig 7 claim, on the shipped varied32 network (not loosened if it fails)."""
     model = load_model(MODELS / "varied32.pt")
     crop = model.metadata["crop_size"]
-    content = torch.cat([cinlab.square(cinlab.load_image(n), crop) for n in ("tubingen", "chelsea", "coffee", "rocket")])
+    content = torch.cat(
+        [cinlab.square(cinlab.load_image(n), crop) for n in ("tubingen", "chelsea", "coffee", "rocket")]
+    )
     names = ("starry_night", "the_scream")
     curve = interpolation_style_losses(model, *names, [i / 10 for i in range(11)], content, *names)
     assert is_monotonic(curve["loss_a"], increasing=True), curve["loss_a"]

@@ -80,7 +80,9 @@ def test_one_condition_serves_a_whole_batch_but_k_conditions_need_k_images():
 
 def test_normalize_dicts_and_tensors():
     assert style.normalize({"a": 1.0, "b": 3.0}) == {"a": 0.25, "b": 0.75}
-    torch.testing.assert_close(style.normalize(torch.tensor([[2.0, 2.0], [0.0, 5.0]])), torch.tensor([[0.5, 0.5], [0.0, 1.0]]))
+    torch.testing.assert_close(
+        style.normalize(torch.tensor([[2.0, 2.0], [0.0, 5.0]])), torch.tensor([[0.5, 0.5], [0.0, 1.0]])
+    )
     for bad, message in (([0.0, 0.0], "all zero"), ([1.0, -1.0], "negative"), ([float("nan"), 1.0], "NaN")):
         with pytest.raises(ValueError, match=message):
             style.normalize(torch.tensor(bad))

@@ -1,6 +1,5 @@
 """The trainer: N-style batches, logging, evaluation, checkpoints, exact resume, new styles."""
 
-
 import pytest
 import torch
 
@@ -16,8 +15,17 @@ KEEP = ["astronaut", "coffee", "rocket"]  # a small, quick photo pool for tests
 
 def tiny_config(**overrides):
     base = dict(
-        styles=["ihc", "brick"], crop_size=32, batch_size=4, style_size=40, width=0.25,
-        steps=4, log_every=2, eval_batches=1, eval_batch_size=2, checkpoint_every=0, content=KEEP,
+        styles=["ihc", "brick"],
+        crop_size=32,
+        batch_size=4,
+        style_size=40,
+        width=0.25,
+        steps=4,
+        log_every=2,
+        eval_batches=1,
+        eval_batch_size=2,
+        checkpoint_every=0,
+        content=KEEP,
     )
     return TrainConfig.preset("fast", **{**base, **overrides})
 
@@ -56,7 +64,9 @@ def test_each_example_is_scored_against_its_own_style(loss_net):
     grams = trainer.style_grams
     together = trainer.loss(out, content, style_grams={l: g[[0, 1]] for l, g in grams.items()})
     for i in range(2):
-        alone = trainer.loss(out[i : i + 1], content[i : i + 1], style_grams={l: g[i : i + 1] for l, g in grams.items()})
+        alone = trainer.loss(
+            out[i : i + 1], content[i : i + 1], style_grams={l: g[i : i + 1] for l, g in grams.items()}
+        )
         for key in ("content", "style", "total"):
             torch.testing.assert_close(together[key][i : i + 1], alone[key], rtol=1e-4, atol=0)
     swapped = trainer.loss(out, content, style_grams={l: g[[1, 0]] for l, g in grams.items()})
@@ -80,7 +90,13 @@ def test_training_lowers_the_loss(loss_net):
 def test_logs_checkpoints_and_metadata(loss_net, tmp_path):
     trainer = make_trainer(loss_net, out_dir=tmp_path, steps=4, eval_every=2)
     trainer.fit(progress=False)
-    assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "model.pt", "train_log.csv", "eval_log.csv", ".lock"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "checkpoint.pt",
+        "model.pt",
+        "train_log.csv",
+        "eval_log.csv",
+        ".lock",
+    }
     log = read_log(tmp_path / "train_log.csv")
     assert [r["step"] for r in log if r["name"] == "all"] == [1, 2, 3, 4]
     per_style = [r for r in log if r["name"] != "all"]
@@ -139,7 +155,9 @@ def test_adding_a_style_trains_only_its_rows(loss_net, tmp_path):
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     old_outputs = [model(x, i) for i in range(2)]
 
-    trainer = add_styles(model, ["gravel"], out_dir=tmp_path / "new", device="cpu", progress=False, fit=False, loss_network=loss_net)
+    trainer = add_styles(
+        model, ["gravel"], out_dir=tmp_path / "new", device="cpu", progress=False, fit=False, loss_network=loss_net
+    )
     trainer.fit(steps=4, progress=False)
     assert model.num_styles == 3 and model.style_names[-1] == "gravel"
     for name, p in model.named_parameters():

@@ -18,7 +18,17 @@ from PIL import Image
 
 from cinlab import live as live_threads, widgets
 from cinlab.style import StyleCondition
-from cinlab.widgets import LatestOnly, StyleMixer, pad_picture, pad_point, pad_uv, spatial_blend, style_pad, two_style_slider, weight_sliders
+from cinlab.widgets import (
+    LatestOnly,
+    StyleMixer,
+    pad_picture,
+    pad_point,
+    pad_uv,
+    spatial_blend,
+    style_pad,
+    two_style_slider,
+    weight_sliders,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,10 +104,14 @@ def test_spatial_render_on_the_used_styles_equals_the_full_network(model, photo)
     assert mixer._network.conv1.conv.weight is model.conv1.conv.weight
     assert model.norm_layers()[0].gamma.shape[0] == 4
     mixer.set_spatial(0, 2, "vertical")  # other styles: the rows follow
-    torch.testing.assert_close(mixer.render(), model(mixer.content, StyleCondition("spatial", mixer.spatial)), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        mixer.render(), model(mixer.content, StyleCondition("spatial", mixer.spatial)), rtol=1e-5, atol=1e-5
+    )
     assert mixer.render(16).shape[-2:] == (16, 19)  # the map is resized for a preview
     mixer.set_pair(0, 3, 0.5)  # back to plain mixing: all 4 styles' tables again, the model's own
-    torch.testing.assert_close(mixer.render(), model(mixer.content, torch.tensor([0.5, 0, 0, 0.5])), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        mixer.render(), model(mixer.content, torch.tensor([0.5, 0, 0, 0.5])), rtol=1e-5, atol=1e-5
+    )
     assert mixer._network.norm_layers()[0].gamma is model.norm_layers()[0].gamma
 
 
@@ -323,7 +337,12 @@ def test_the_pad_dot_is_never_clipped():
         assert _red_pixels(img) == centre, f"the dot is cut at corner ({u}, {v})"
         x, y = pad_point(u, v)  # inside the square's frame, not on the thumbnails
         lo, hi = widgets.PAD_THUMB, widgets.PAD_THUMB + widgets.PAD_SQUARE - 1
-        assert lo < x - widgets.PAD_DOT and x + widgets.PAD_DOT < hi and lo < y - widgets.PAD_DOT and y + widgets.PAD_DOT < hi
+        assert (
+            lo < x - widgets.PAD_DOT
+            and x + widgets.PAD_DOT < hi
+            and lo < y - widgets.PAD_DOT
+            and y + widgets.PAD_DOT < hi
+        )
 
 
 def test_a_click_or_drag_in_the_pad_moves_the_mixture(model, photo, live):
@@ -400,7 +419,12 @@ def test_notebook_07_explains_trust_restarts_and_model_not_found():
 
 def test_notebook_07_saved_widget_outputs_read_well_without_a_kernel():
     cells = _notebook("07_style_interpolation.ipynb")["cells"]
-    widget_cells = [c for c in cells if c["cell_type"] == "code" and re.search(r"widgets\.(two_style_slider|weight_sliders|style_pad|spatial_blend)\(", "".join(c["source"]))]
+    widget_cells = [
+        c
+        for c in cells
+        if c["cell_type"] == "code"
+        and re.search(r"widgets\.(two_style_slider|weight_sliders|style_pad|spatial_blend)\(", "".join(c["source"]))
+    ]
     assert len(widget_cells) == 4
     for cell in widget_cells:
         (output,) = [o for o in cell["outputs"] if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]

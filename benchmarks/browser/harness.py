@@ -62,7 +62,11 @@ PROBE_JS = (Path(__file__).with_name("latency_probe.js")).read_text()
 # so every widget exists and paints), no news / update checks, no toast notifications.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/apputils-extension/notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
 }
 
 
@@ -134,7 +138,9 @@ def start_jupyterlab(
         **(env or {}),
     }
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -150,7 +156,9 @@ def start_jupyterlab(
         command.append("--allow-root")  # CI runs as root
     log_path = home / "jupyterlab.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=full_env, cwd=root_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=full_env, cwd=root_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = LabServer(f"http://127.0.0.1:{port}", token, port, root_dir, process, log_path, home)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -198,10 +206,14 @@ def jupyterlab(root_dir: str | Path, **kwargs) -> Iterator[LabServer]:
 
 def launch_chromium(playwright, executable_path: str = CHROMIUM, args: list[str] | None = None):
     """Launch Debian's Chromium (not Playwright's download) headless with :data:`CHROMIUM_ARGS`."""
-    return playwright.chromium.launch(executable_path=executable_path, args=CHROMIUM_ARGS if args is None else args, headless=True)
+    return playwright.chromium.launch(
+        executable_path=executable_path, args=CHROMIUM_ARGS if args is None else args, headless=True
+    )
 
 
-def open_notebook(browser, server: LabServer, notebook: str, *, timeout: float = 120.0, kernel: bool = True, viewport=(1400, 1000)):
+def open_notebook(
+    browser, server: LabServer, notebook: str, *, timeout: float = 120.0, kernel: bool = True, viewport=(1400, 1000)
+):
     """Open ``notebook`` in a new page with the latency probe installed; return the page.
 
     Waits until JupyterLab has restored and the notebook is loaded and, if ``kernel`` (default),
@@ -343,7 +355,9 @@ def dropdown(scope, description: str):
 
 def toggle_button(scope, text: str):
     """The button with this text in an ipywidgets ToggleButtons inside ``scope``."""
-    return scope.locator(".widget-toggle-buttons button").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first
+    return (
+        scope.locator(".widget-toggle-buttons button").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first
+    )
 
 
 @dataclass
@@ -412,7 +426,16 @@ def press(handle, key: str = "ArrowRight") -> None:
     handle.press(key)
 
 
-def drag(page, element, dx: float, dy: float = 0.0, *, start: tuple[float, float] = (0.5, 0.5), steps: int = 20, interval: float = 0.03) -> None:
+def drag(
+    page,
+    element,
+    dx: float,
+    dy: float = 0.0,
+    *,
+    start: tuple[float, float] = (0.5, 0.5),
+    steps: int = 20,
+    interval: float = 0.03,
+) -> None:
     """Drag from the point ``start`` (fractions of ``element``'s box; default its centre) by
     (dx, dy) px: pointer down, ``steps`` moves ``interval`` s apart (about 33 Hz by default, like
     a hand), pointer up at the end position. For a slider pass its handle."""
@@ -461,8 +484,15 @@ class Measurement:
 
 
 def measure(
-    page, image, action: Callable[[], None], *, quiet_ms: float = 500.0, timeout: float = 30.0, expect_change: bool = True,
-    settled: Callable[[], bool] | None = None, value_handle=None,
+    page,
+    image,
+    action: Callable[[], None],
+    *,
+    quiet_ms: float = 500.0,
+    timeout: float = 30.0,
+    expect_change: bool = True,
+    settled: Callable[[], bool] | None = None,
+    value_handle=None,
 ) -> Measurement:
     """Run ``action`` (which sends input to the page) and measure what happens to ``image``.
 
@@ -493,7 +523,11 @@ def measure(
         with contextlib.suppress(PlaywrightTimeout):  # no picture: reported as latency_ms=None
             page.wait_for_function("() => window.__cinlabProbe.paintCount() > 0", timeout=timeout * 1000, polling="raf")
     while time.monotonic() < deadline:
-        if page.evaluate("(q) => window.__cinlabProbe.quiet(q)", quiet_ms) and kernel_status(page) == "idle" and settled():
+        if (
+            page.evaluate("(q) => window.__cinlabProbe.quiet(q)", quiet_ms)
+            and kernel_status(page) == "idle"
+            and settled()
+        ):
             break
         time.sleep(0.05)
     raw = page.evaluate("() => window.__cinlabProbe.stop()")

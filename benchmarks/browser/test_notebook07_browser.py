@@ -72,7 +72,10 @@ def _all_weights_zero(page, needle: str) -> dict:
         control.locator.focus()
         control.locator.press("Home")
     shown = _wait_for(lambda: "Nothing to show" in widget_text(output), 60)
-    return {"message": widget_text(output) if shown else None, "classes": widget_image(output).get_attribute("class") or ""}
+    return {
+        "message": widget_text(output) if shown else None,
+        "classes": widget_image(output).get_attribute("class") or "",
+    }
 
 
 def _step_shown_from_the_browser(page, needle: str, wait_s: float = 15.0) -> dict:
@@ -87,7 +90,9 @@ def _step_shown_from_the_browser(page, needle: str, wait_s: float = 15.0) -> dic
     state: dict = {}
     measure(page, image, lambda: press(slider.locator, slider_key(slider.locator, state)), settled=full_quality(output))
     time.sleep(wait_s)
-    m = measure(page, image, lambda: press(slider.locator, slider_key(slider.locator, state)), settled=full_quality(output))
+    m = measure(
+        page, image, lambda: press(slider.locator, slider_key(slider.locator, state)), settled=full_quality(output)
+    )
     return {"latency_ms": m.latency_ms, "from_browser": m.from_browser, "changed": m.changed}
 
 
@@ -103,8 +108,13 @@ def session(tmp_path_factory, request):
 
     folder = tmp_path_factory.mktemp("nb07")
     shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
-    args = Namespace(n=int(os.environ.get("CINLAB_BROWSER_N", "1")), drags=0, pad_drags=1, timeout=60.0,
-                     quiet=float(os.environ.get("CINLAB_BROWSER_QUIET_MS", "500")))
+    args = Namespace(
+        n=int(os.environ.get("CINLAB_BROWSER_N", "1")),
+        drags=0,
+        pad_drags=1,
+        timeout=60.0,
+        quiet=float(os.environ.get("CINLAB_BROWSER_QUIET_MS", "500")),
+    )
     rows, facts = [], {}
     load_start = os.getloadavg()
     with jupyterlab(folder, env={"CINLAB_FAST": "1"}) as server, sync_playwright() as pw:
@@ -113,7 +123,9 @@ def session(tmp_path_factory, request):
         facts["saved"] = _saved_outputs(page, WIDGET_CELLS)
         facts["errors"] = run_all_cells(page, timeout=1200)
         assert facts["errors"] == [], f"cells failed in the browser: {facts['errors']}"
-        facts["boxes"] = {name: exercise_widget(page, name, needle, args, rows, None)["box"] for name, needle in WIDGET_CELLS.items()}
+        facts["boxes"] = {
+            name: exercise_widget(page, name, needle, args, rows, None)["box"] for name, needle in WIDGET_CELLS.items()
+        }
         facts["step"] = _step_shown_from_the_browser(page, WIDGET_CELLS["two-style"])
         facts["zero"] = _all_weights_zero(page, WIDGET_CELLS["weights"])
         hints = [cell_output(page, needle).locator(".cinlab-offline") for needle in WIDGET_CELLS.values()]
@@ -139,7 +151,9 @@ def session(tmp_path_factory, request):
 def test_saved_widget_outputs_show_a_still_picture_untrusted(session):
     for name, seen in session["saved"].items():
         assert seen["images"] >= 1, f"{name}: no saved picture; the cell shows {seen['text'][:200]!r}"
-        assert "children=" not in seen["text"] and "Error displaying widget" not in seen["text"], f"{name}: {seen['text'][:200]!r}"
+        assert "children=" not in seen["text"] and "Error displaying widget" not in seen["text"], (
+            f"{name}: {seen['text'][:200]!r}"
+        )
 
 
 def test_every_control_changes_the_picture(session):
@@ -154,19 +168,25 @@ def test_pad_responds_to_a_click_and_a_drag(session):
     assert set(pad) == {"click", "drag"}, "no clickable pad found"
     for kind in ("click", "drag"):
         row = pad[kind]
-        assert all(row.changed), f"pad {kind}: changed {row.changed}, latencies {row.latencies}, paints {row.paints}, from browser {row.from_browser}"
+        assert all(row.changed), (
+            f"pad {kind}: changed {row.changed}, latencies {row.latencies}, paints {row.paints}, from browser {row.from_browser}"
+        )
 
 
 def test_pictures_are_shown_at_their_own_size(session):
     for name, box in session["boxes"].items():
         (w, h), (shown_w, shown_h) = box["natural"], box["shown"]
-        assert abs(shown_w - w) <= 1 and abs(shown_h - h) <= 1, f"{name}: a {w}x{h} picture is shown at {shown_w:.0f}x{shown_h:.0f}"
+        assert abs(shown_w - w) <= 1 and abs(shown_h - h) <= 1, (
+            f"{name}: a {w}x{h} picture is shown at {shown_w:.0f}x{shown_h:.0f}"
+        )
 
 
 def test_a_step_rendered_ahead_is_shown_by_the_browser_alone(session):
     step = session["step"]
     assert step["changed"] and step["latency_ms"] is not None
-    assert step["from_browser"], "the browser waited for the kernel for a picture it should have had (cinlab/frame_cache.js)"
+    assert step["from_browser"], (
+        "the browser waited for the kernel for a picture it should have had (cinlab/frame_cache.js)"
+    )
 
 
 def test_all_weights_zero_shows_a_message(session):

@@ -204,8 +204,16 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
             rows.append(row)
             for i in range(pad_drags):
                 sign = 1 if i % 2 == 0 else -1
-                run(row, lambda: drag(page, pad, sign * 0.4 * pad.bounding_box()["width"], sign * 0.25 * pad.bounding_box()["height"],
-                                      start=(0.3, 0.35) if sign > 0 else (0.7, 0.6)))
+                run(
+                    row,
+                    lambda: drag(
+                        page,
+                        pad,
+                        sign * 0.4 * pad.bounding_box()["width"],
+                        sign * 0.25 * pad.bounding_box()["height"],
+                        start=(0.3, 0.35) if sign > 0 else (0.7, 0.6),
+                    ),
+                )
     if screenshots:
         output.screenshot(path=str(screenshots / f"{name.replace(' ', '_')}.png"))
     return {"box": image_box(image)}
@@ -216,8 +224,13 @@ def fmt(value: float | None, width: int = 8) -> str:
 
 
 def print_tables(rows: list[Row], out=sys.stdout):
-    print(f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8} {'browser':>8}  changed", file=out)
-    print(f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8} {'':>8}", file=out)
+    print(
+        f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8} {'browser':>8}  changed",
+        file=out,
+    )
+    print(
+        f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8} {'':>8}", file=out
+    )
     for r in rows:
         med = statistics.median(r.latencies) if r.latencies else None
         settle = statistics.median(r.settles) if r.settles else None
@@ -226,32 +239,61 @@ def print_tables(rows: list[Row], out=sys.stdout):
         changed = f"{sum(r.changed)}/{len(r.changed)}" + (" (every time)" if all(r.changed) else "")
         final = "x".join(map(str, r.sizes[-1])) if r.sizes else "-"
         browser = f"{sum(r.from_browser)}/{len(r.from_browser)}"
-        print(f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
-              f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8} {browser:>8}  {changed}", file=out)
-    print("\nwhere the time goes (medians, ms; keys, selects and clicks; kernel stages only where the kernel was involved):", file=out)
-    print(f"{'widget':<10} {'control':<15} {'in->send':>9} {'kernel rt':>10} {'(render)':>9} {'recv->src':>10} {'decode':>7} {'paint':>7}", file=out)
+        print(
+            f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
+            f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8} {browser:>8}  {changed}",
+            file=out,
+        )
+    print(
+        "\nwhere the time goes (medians, ms; keys, selects and clicks; kernel stages only where the kernel was involved):",
+        file=out,
+    )
+    print(
+        f"{'widget':<10} {'control':<15} {'in->send':>9} {'kernel rt':>10} {'(render)':>9} {'recv->src':>10} {'decode':>7} {'paint':>7}",
+        file=out,
+    )
     for r in rows:
         if r.input == "drag" or not r.latencies:
             continue
         med = {s: (statistics.median(r.stages[s]) if r.stages.get(s) else None) for s in STAGES}
         render = statistics.median(r.renders) if r.renders else None
-        print(f"{r.widget:<10} {r.control:<15} {fmt(med['input_to_send'], 9)} {fmt(med['kernel_round_trip'], 10)} {fmt(render, 9)} "
-              f"{fmt(med['receive_to_src'], 10)} {fmt(med['decode'], 7)} {fmt(med['paint'], 7)}", file=out)
+        print(
+            f"{r.widget:<10} {r.control:<15} {fmt(med['input_to_send'], 9)} {fmt(med['kernel_round_trip'], 10)} {fmt(render, 9)} "
+            f"{fmt(med['receive_to_src'], 10)} {fmt(med['decode'], 7)} {fmt(med['paint'], 7)}",
+            file=out,
+        )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
-    parser.add_argument("--fast", action=argparse.BooleanOptionalAction, default=True, help="run the notebook with CINLAB_FAST=1 (default)")
+    parser.add_argument(
+        "--fast",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the notebook with CINLAB_FAST=1 (default)",
+    )
     parser.add_argument("-n", type=int, default=10, help="inputs per control (default 10)")
     parser.add_argument("--drags", type=int, default=3, help="drags per slider (default 3; 0: none)")
-    parser.add_argument("--widgets", nargs="*", default=list(WIDGET_CELLS), help=f"which widgets (default: all of {list(WIDGET_CELLS)})")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for JupyterLab and its kernel")
+    parser.add_argument(
+        "--widgets", nargs="*", default=list(WIDGET_CELLS), help=f"which widgets (default: all of {list(WIDGET_CELLS)})"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for JupyterLab and its kernel",
+    )
     parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a picture after an input")
-    parser.add_argument("--quiet", type=float, default=500.0,
-                        help="ms without input or new picture (and an idle kernel, and no preview on show) that end a "
-                             "measurement (default 500)")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=500.0,
+        help="ms without input or new picture (and an idle kernel, and no preview on show) that end a "
+        "measurement (default 500)",
+    )
     parser.add_argument("--run-timeout", type=float, default=1200.0, help="seconds for running all cells")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--screenshots", type=Path, help="save a screenshot of each widget in this folder")
@@ -276,22 +318,36 @@ def main(argv=None):
             run_s = time.monotonic() - started
             if errors:
                 raise SystemExit(f"cells failed: {errors}")
-            boxes = {name: exercise_widget(page, name, WIDGET_CELLS[name], args, rows, args.screenshots)["box"] for name in args.widgets}
+            boxes = {
+                name: exercise_widget(page, name, WIDGET_CELLS[name], args, rows, args.screenshots)["box"]
+                for name in args.widgets
+            }
             browser.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     load_end = os.getloadavg()
 
-    print(f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
-          f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
-    print("latency: input event (a slider drag: the first input that moved the value) to the new picture painted; "
-          "settle: last input (that moved the value) to last picture painted;\n"
-          "render: the kernel's own forward pass for the last picture (caption); final: that picture's size; "
-          "browser: first picture shown by the browser from its frame cache, without the kernel")
+    print(
+        f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
+        f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    print(
+        "latency: input event (a slider drag: the first input that moved the value) to the new picture painted; "
+        "settle: last input (that moved the value) to last picture painted;\n"
+        "render: the kernel's own forward pass for the last picture (caption); final: that picture's size; "
+        "browser: first picture shown by the browser from its frame cache, without the kernel"
+    )
     print_tables(rows)
-    print("\npicture on the page (natural px -> shown CSS px): " + "; ".join(
-        f"{name} {'x'.join(str(round(v)) for v in box['natural'])} -> {'x'.join(str(round(v)) for v in box['shown'])}" for name, box in boxes.items()))
-    print(f"\nload average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in load_end)}")
+    print(
+        "\npicture on the page (natural px -> shown CSS px): "
+        + "; ".join(
+            f"{name} {'x'.join(str(round(v)) for v in box['natural'])} -> {'x'.join(str(round(v)) for v in box['shown'])}"
+            for name, box in boxes.items()
+        )
+    )
+    print(
+        f"\nload average (1, 5, 15 min): start {tuple(round(x, 2) for x in load_start)}, end {tuple(round(x, 2) for x in load_end)}"
+    )
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
 
