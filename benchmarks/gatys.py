@@ -27,8 +27,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import cinlab
-from cinlab.optimization import GATYS_STYLE_WEIGHT, LBFGS_GRADIENT_SCALE, gatys, gatys_objective
-from cinlab.loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, LossNetwork, layer_names
+from cinlab.optimization import (
+    GATYS_CONTENT_LAYERS,
+    GATYS_STYLE_LAYERS,
+    GATYS_STYLE_WEIGHT,
+    LBFGS_GRADIENT_SCALE,
+    gatys,
+    gatys_loss,
+    gatys_objective,
+)
+from cinlab.loss_network import LossNetwork, layer_names
 
 
 # ----------------------------------------------------------------------------- the tutorial's way
@@ -152,19 +160,12 @@ def main(argv=None):
     layers = tuple(dict.fromkeys(GATYS_CONTENT_LAYERS + GATYS_STYLE_LAYERS))
     net = LossNetwork("vgg19", layers=layers).to(device)
 
-    def ours():
-        return gatys(content, style, steps=args.steps, loss_network=net, device=device, progress=False).image
+    loss = gatys_loss(loss_network=net)
 
-    objective = gatys_objective(
-        net,
-        content,
-        [style],
-        [1.0],
-        content_layers=GATYS_CONTENT_LAYERS,
-        style_layers=GATYS_STYLE_LAYERS,
-        content_weight=1.0,
-        style_weight=GATYS_STYLE_WEIGHT,
-    )
+    def ours():
+        return gatys(content, style, steps=args.steps, loss=loss, device=device, progress=False).image
+
+    objective = gatys_objective(loss, content, [style], [1.0])
 
     def reference(loss_scale=1.0):
         cnn = LossNetwork("vgg19", layers=layers).features.to(device)  # same weights
@@ -187,7 +188,7 @@ def main(argv=None):
     prescale = LBFGS_GRADIENT_SCALE / x.grad.abs().max().item()
 
     # Warm-up (kernel selection, caches) on a small problem for both.
-    gatys(content[..., :64, :64], style[..., :64, :64], steps=2, loss_network=net, device=device, progress=False)
+    gatys(content[..., :64, :64], style[..., :64, :64], steps=2, loss=loss, device=device, progress=False)
 
     results = {}
     runs = (

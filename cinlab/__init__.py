@@ -12,7 +12,8 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ``reference``                 the paper in plain PyTorch (read this first)
 ``losses``, ``loss_network``  Gram matrices, content and style losses; the frozen VGG
 ``optimization``              Gatys et al.: optimise the pixels (and texture synthesis)
-``model``, ``style``          CIN and the network; how a style or a mixture is written
+``norms``, ``model``          CIN (the normalisers, one table); the network; its config
+``style``                     how a style or a mixture is written
 ``embedding``                 the style embedding: each style as a point, its (gamma, beta)
 ``content``, ``train``        training crops; the trainer, its config and presets
 ``evaluation``                the evaluation protocol, logs, the Fig 5-7 measurements
@@ -26,8 +27,6 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ============================  ==============================================================
 """
 
-__version__ = "0.2.0"
-
 from . import (
     artefacts,
     config,
@@ -36,19 +35,22 @@ from . import (
     hardware,
     images,
     losses,
+    norms,
     paper,
     plots,
     reference,
     registry,
     style,
 )
+from ._version import __version__
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
 from .hardware import default_device
 from .images import center_crop, load_image, resize, save_image, square
 from .loss_network import LossNetwork
 from .losses import StyleTransferLoss, content_loss, gram_matrix, style_loss, total_variation
-from .model import ConditionalInstanceNorm2d, TransformerNet
+from .model import ModelConfig, TransformerNet
+from .norms import ConditionalInstanceNorm2d
 from .optimization import gatys
 from .plots import show_images
 from .registry import image_info, image_names
@@ -63,6 +65,7 @@ __all__ = [
     "hardware",
     "images",
     "losses",
+    "norms",
     "paper",
     "plots",
     "reference",
@@ -85,6 +88,7 @@ __all__ = [
     "style_loss",
     "total_variation",
     "ConditionalInstanceNorm2d",
+    "ModelConfig",
     "TransformerNet",
     "load_model",
     "save_checkpoint",

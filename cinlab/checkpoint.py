@@ -1,58 +1,98 @@
-"""Versioned checkpoint files for :class:`~cinlab.model.TransformerNet`.
+"""Versioned checkpoint files of trained networks.
 
 A checkpoint is one ``torch.save`` file holding only tensors and plain Python values, so it
 loads with ``torch.load(weights_only=True)`` (no code from the file is ever run):
 
 .. code-block:: text
 
-    format          "cinlab-transformer"
-    format_version  2
-    cinlab_version  "0.2.0"
-    model           {"config": ModelConfig fields, "style_names": [...], "state_dict": {...}}
-    checksum        sha256 of every tensor in model.state_dict (names, dtypes, shapes, bytes)
-    metadata        how it was trained: styles and their sha256, style size, loss network,
-                    layers and weights, crop size, batch size, steps, seed, ...
-    training        (optional) optimiser, scaler and random-generator states and the step
+    format             "cinlab-transformer"
+    format_version     3
+    cinlab_version     "0.3.0"
+    model              {"class": "TransformerNet", "config": ModelConfig fields,
+                        "style_names": [...], "state_dict": {...}}
+    checksum           sha256 of every tensor in model.state_dict (names, dtypes, shapes, bytes)
+    metadata           how it was trained: the run's TrainConfig ("config") and run facts
+                       (step, seconds, device, precision, style sha256s, ...)
+    training           (optional) optimiser, scaler and random-generator states and the step
+    training_checksum  sha256 of every tensor and value in training (format 3)
 
-Everything is checked before a network is built: types, sizes (a crafted file cannot make
-cinlab allocate 128 GB), that the weights fit the recorded architecture, and the checksum (a
-flipped byte in the weights is reported, not loaded). Files are written atomically.
+A checkpoint rebuilds its network from the class name and config it stores
+(:data:`cinlab.model.ARCHITECTURES`; files without a class name are TransformerNets). Everything
+is checked before a network is built: types, that the config is a valid one, that every stored
+tensor has exactly the shape the config implies (worked out on PyTorch's "meta" device, which
+allocates nothing, so a crafted file cannot make cinlab allocate gigabytes), that the weights are
+finite, the checksums (a flipped byte in the weights or the optimiser state is reported, not
+loaded), and that style names are distinct. Files are written atomically.
+
+Format 1 (cinlab 0.1) carried no checksum; such a file is refused unless the caller says it
+trusts it (``trust_unverified=True``), so declaring format 1 cannot switch verification off.
+Format 2 (cinlab 0.2) files load as before; their training state has no checksum of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import numbers
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ._version import __version__
 from .files import check_output, write_bytes
 from .hardware import resolve_device
-from .model import ModelConfig, TransformerNet
+from .model import ARCHITECTURES, ModelConfig, TransformerNet, check_style_names
 
 FORMAT = "cinlab-transformer"
-FORMAT_VERSION = 2
-#: More styles than this in one file is taken for a corrupt or crafted file.
-MAX_STYLES = 100_000
-MAX_WIDTH = 16.0
+FORMAT_VERSION = 3
 
 
 class CheckpointError(ValueError):
     """A file is not a usable cinlab checkpoint (corrupt, foreign, newer, or mismatched)."""
 
 
+# ----------------------------------------------------------------------------- checksums
+
+
 def tensor_checksum(state: dict[str, torch.Tensor]) -> str:
     """sha256 of a state dict's names, dtypes, shapes and bytes, in key order."""
     h = hashlib.sha256()
     for key in sorted(state):
-        value = state[key].detach().cpu().contiguous()
-        h.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
-        h.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        _hash_tensor(h, key, state[key])
     return h.hexdigest()
+
+
+def _hash_tensor(h, key: str, value: torch.Tensor) -> None:
+    value = value.detach().cpu().contiguous()
+    h.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+    h.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def value_checksum(value: Any) -> str:
+    """sha256 of a nest of dicts, lists, tensors and plain values (the training state): every
+    tensor's bytes and every number, string and key, in order."""
+    h = hashlib.sha256()
+
+    def walk(v, path: str) -> None:
+        if isinstance(v, torch.Tensor):
+            _hash_tensor(h, path, v)
+        elif isinstance(v, dict):
+            h.update(f"{path}|dict|{len(v)}|".encode())
+            for key in sorted(v, key=repr):
+                walk(v[key], f"{path}/{key!r}")
+        elif isinstance(v, (list, tuple)):
+            h.update(f"{path}|{type(v).__name__}|{len(v)}|".encode())
+            for i, item in enumerate(v):
+                walk(item, f"{path}/{i}")
+        else:
+            h.update(f"{path}|{type(v).__name__}|{v!r}|".encode())
+
+    walk(value, "")
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- writing
 
 
 def save_checkpoint(
@@ -63,8 +103,6 @@ def save_checkpoint(
     ``half=True`` stores float weights in float16 (small enough for git; loading converts back
     to float32). An existing file is replaced only with ``overwrite=True``.
     """
-    from . import __version__
-
     path = check_output(path, overwrite)
     state = {}
     for key, value in model.state_dict().items():
@@ -74,21 +112,31 @@ def save_checkpoint(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "cinlab_version": __version__,
-        "model": {"config": asdict(model.config), "style_names": list(model.style_names), "state_dict": state},
+        "model": {
+            "class": type(model).__name__,
+            "config": asdict(model.config),
+            "style_names": list(model.style_names),
+            "state_dict": state,
+        },
         "checksum": tensor_checksum(state),
         "metadata": dict(metadata or {}),
         "training": training,
+        "training_checksum": value_checksum(training) if training is not None else None,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
-def load_checkpoint(path) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- reading
+
+
+def load_checkpoint(path, *, trust_unverified: bool = False) -> dict[str, Any]:
     """Read and validate a checkpoint (``weights_only=True``); returns its dict.
 
-    Raises :class:`CheckpointError` naming the problem for corrupt, truncated, foreign, newer or
-    tampered files, before anything is built from them.
+    Raises :class:`CheckpointError` naming the problem for corrupt, truncated, foreign, newer,
+    tampered or inconsistent files, before anything is built from them. ``trust_unverified``
+    accepts a format-1 file, which has no checksum.
     """
     path = Path(path)
     if not path.exists():
@@ -102,70 +150,105 @@ def load_checkpoint(path) -> dict[str, Any]:
         if "weights_only" in str(err) or "Weights only load failed" in str(err):
             first = "it holds Python objects other than tensors and plain values, which cinlab never loads"
         raise CheckpointError(
-            f"{path} is corrupt, truncated or not a cinlab checkpoint ({type(err).__name__}: {first}). Re-download or re-train it."
+            f"{path} is corrupt, truncated or not a cinlab checkpoint ({type(err).__name__}: {first}). "
+            "Re-download or re-train it."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cinlab checkpoint (no '{FORMAT}' format tag).")
     version = payload.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
         raise CheckpointError(
-            f"{path} uses checkpoint format {version!r}, which this cinlab does not understand ({FORMAT_VERSION}); upgrade cinlab."
+            f"{path} uses checkpoint format {version!r}, which this cinlab does not understand "
+            f"({FORMAT_VERSION}); upgrade cinlab."
         )
     _validate_model_entry(payload.get("model"), path)
-    if version >= 2:
-        stored = payload.get("checksum")
-        if not isinstance(stored, str) or stored != tensor_checksum(payload["model"]["state_dict"]):
+    stored = payload.get("checksum")
+    if version == 1 and stored is None:
+        if not trust_unverified:
             raise CheckpointError(
-                f"{path} is corrupt: its weights do not match the checksum stored with them. Re-download or re-train it."
+                f"{path} is an old (format 1) checkpoint without a checksum, so its weights cannot be verified. "
+                "If you trust where it came from, load it with trust_unverified=True and save it again."
             )
+    elif not isinstance(stored, str) or stored != tensor_checksum(payload["model"]["state_dict"]):
+        raise CheckpointError(
+            f"{path} is corrupt: its weights do not match the checksum stored with them. Re-download or re-train it."
+        )
     for key in ("metadata", "training"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             raise CheckpointError(f"{path}: '{key}' should be a dict; the file is corrupt or not cinlab's.")
+    if version >= 3 and payload.get("training") is not None:
+        if payload.get("training_checksum") != value_checksum(payload["training"]):
+            raise CheckpointError(
+                f"{path} is corrupt: its training state (optimiser, generators) does not match the checksum stored "
+                "with it. Resume from an earlier copy, or start the run again."
+            )
+    _check_finite(payload["model"]["state_dict"], path)
     return payload
 
 
 def _validate_model_entry(model: Any, path: Path) -> None:
-    """Types and sizes of the 'model' entry, checked before any allocation."""
+    """Types, the config, and every tensor's shape against the config: before any allocation."""
     bad = f"{path} is not a usable cinlab checkpoint:"
     if not isinstance(model, dict) or not {"config", "style_names", "state_dict"} <= set(model):
         raise CheckpointError(f"{bad} it has no complete 'model' entry.")
     config, names, state = model["config"], model["style_names"], model["state_dict"]
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{bad} the model configuration is a {type(config).__name__}, not a dict.")
-    known = {f.name for f in fields(ModelConfig)}
-    if set(config) - known:
-        raise CheckpointError(f"{bad} unknown model settings {sorted(set(config) - known)}.")
-    num_styles, width = config.get("num_styles", 1), config.get("width", 1.0)
-    if not isinstance(num_styles, int) or isinstance(num_styles, bool) or not 1 <= num_styles <= MAX_STYLES:
-        raise CheckpointError(f"{bad} num_styles must be an integer from 1 to {MAX_STYLES:,}; got {num_styles!r}.")
-    if not isinstance(width, numbers.Real) or isinstance(width, bool) or not 0 < float(width) <= MAX_WIDTH:
-        raise CheckpointError(f"{bad} width must be a number in (0, {MAX_WIDTH}]; got {width!r}.")
-    choices = {"norm": ("cin", "in", "bn"), "upsample": ("nearest", "transpose"), "padding": ("reflect", "zero")}
-    for key, allowed in choices.items():
-        if key in config and config[key] not in allowed:
-            raise CheckpointError(f"{bad} {key} must be one of {allowed}; got {config[key]!r}.")
-    if not isinstance(names, list) or len(names) != num_styles or not all(isinstance(n, str) for n in names):
-        raise CheckpointError(f"{bad} style_names must be a list of {num_styles} strings.")
+    architecture = model.get("class", "TransformerNet")
+    if architecture not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{bad} it holds a {architecture!r}, which this cinlab does not know ({sorted(ARCHITECTURES)})."
+        )
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise CheckpointError(f"{bad} the model configuration is not a dict of settings.")
+    try:
+        parsed = ModelConfig(**config)
+    except TypeError as err:
+        raise CheckpointError(f"{bad} unknown model settings ({err}).") from None
+    except ValueError as err:
+        raise CheckpointError(f"{bad} {err}") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{bad} style_names must be a list of strings.")
+    try:
+        check_style_names(names, parsed.num_styles)
+    except ValueError as err:
+        raise CheckpointError(f"{bad} {err}") from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise CheckpointError(f"{bad} the weights must be a dict of tensors.")
-    gamma = state.get("conv1.norm.gamma")
-    if config.get("norm", "cin") == "cin" and (gamma is None or gamma.dim() != 2 or gamma.shape[0] != num_styles):
-        raise CheckpointError(f"{bad} its style tables do not have the {num_styles} rows its configuration records.")
+    expected = expected_shapes(architecture, parsed)
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{bad} its weights do not fit its recorded architecture (missing {missing[:3]}, unexpected {unexpected[:3]})."
+        )
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise CheckpointError(
+                f"{bad} {key} has shape {tuple(state[key].shape)}, but its configuration ({parsed}) implies {shape}."
+            )
+
+
+def expected_shapes(architecture: str, config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of a network with this config, worked out without allocating memory."""
+    with torch.device("meta"):
+        net = ARCHITECTURES[architecture](config)
+    return {key: tuple(value.shape) for key, value in net.state_dict().items()}
+
+
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    for key, value in state.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(
+                f"{path} holds NaN or infinite weights ({key}): the network cannot draw anything. "
+                "Re-download it, or re-train it with a lower learning rate or style weight."
+            )
 
 
 def model_from_checkpoint(payload: dict[str, Any], source: str = "checkpoint") -> TransformerNet:
     """Build the network a (validated) checkpoint describes and load its weights (float32)."""
     info = payload["model"]
-    config = ModelConfig(**info["config"])
-    net = TransformerNet(
-        config.num_styles,
-        config.width,
-        norm=config.norm,
-        upsample=config.upsample,
-        padding=config.padding,
-        style_names=info["style_names"],
+    net = ARCHITECTURES[info.get("class", "TransformerNet")](
+        ModelConfig(**info["config"]), style_names=info["style_names"]
     )
     state = {k: v.float() if v.is_floating_point() else v for k, v in info["state_dict"].items()}
     try:
@@ -179,12 +262,14 @@ def model_from_checkpoint(payload: dict[str, Any], source: str = "checkpoint") -
 
 
 def load_model(path, device=None, *, num_styles: int | None = None) -> TransformerNet:
-    """Load a trained :class:`TransformerNet` from a checkpoint file, in eval mode.
+    """Load a trained network from a checkpoint file, or a shipped one by name, in eval mode.
 
-    ``device``: any spelling (default: the GPU when present, as everywhere in cinlab).
-    ``num_styles``, if given, must match the checkpoint's. The training metadata is available
-    as ``model.metadata``.
+    ``path``: a checkpoint file, or the name of a network cinlab ships (``"impressionist10"``,
+    see :func:`cinlab.shipped.shipped_models`). ``device``: any spelling (default: the GPU when
+    present, as everywhere in cinlab). ``num_styles``, if given, must match the checkpoint's.
+    The training metadata is available as ``model.metadata``.
     """
+    path = Path(path)
     device = resolve_device(device)
     net = model_from_checkpoint(load_checkpoint(path), str(path))
     if num_styles is not None and net.num_styles != num_styles:
@@ -193,18 +278,3 @@ def load_model(path, device=None, *, num_styles: int | None = None) -> Transform
             f"({', '.join(net.style_names[:5])}{', ...' if net.num_styles > 5 else ''})."
         )
     return net.to(device).eval()
-
-
-def load_weights_into(model: TransformerNet, path) -> TransformerNet:
-    """Load a checkpoint's weights into an existing network of the same architecture."""
-    payload = load_checkpoint(path)
-    config = ModelConfig(**payload["model"]["config"])
-    if config != model.config:
-        what = "number of styles" if config.num_styles != model.config.num_styles else "architecture"
-        raise CheckpointError(
-            f"{path} does not fit this network: its {what} differs (checkpoint {config}, network {model.config})."
-        )
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"]["state_dict"].items()}
-    model.load_state_dict(state)
-    model.style_names = list(payload["model"]["style_names"])
-    return model

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -59,7 +58,7 @@ def _device(args):
 def _cmd_gatys(args: argparse.Namespace) -> int:
     from .files import check_output
     from .images import save_image
-    from .optimization import gatys
+    from .optimization import gatys, gatys_loss
 
     out = check_output(args.out, args.overwrite)  # before minutes of optimisation, not after
     result = gatys(
@@ -70,8 +69,7 @@ def _cmd_gatys(args: argparse.Namespace) -> int:
         size=args.size,
         style_scale=args.style_scale,
         style_blend=args.style_blend,
-        style_weight=args.style_weight,
-        content_weight=args.content_weight,
+        loss=gatys_loss(style_weight=args.style_weight, content_weight=args.content_weight),
         init=args.init,
         seed=args.seed,
         preserve_color=args.preserve_color,
@@ -106,50 +104,107 @@ def _run_folder(path: str) -> Path:
     return path
 
 
+#: Older spellings of derived options, still accepted.
+_OPTION_ALIASES = {"batch_size": ("--batch",)}
+#: TrainConfig fields that are not options of their own: the styles are ``--styles`` (sets
+#: expanded); the network size of a new style is the base network's.
+_NOT_OPTIONS = {"train": {"styles"}, "add-style": {"styles", "width", "norm"}}
+
+
+def _training_fields():
+    """(field name, its type without None, its help, its default) of every TrainConfig field."""
+    import dataclasses
+    import types
+    import typing
+
+    from .train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig, include_extras=True)
+    for f in dataclasses.fields(TrainConfig):
+        hint = hints[f.name]
+        kind = typing.get_args(hint)[0]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        yield f.name, kind, hint.__metadata__[0], default
+
+
+def _key_value(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER (e.g. relu1_2=0.5)")
+    return key, _finite_float(value)
+
+
+def _add_training_options(p: argparse.ArgumentParser, command: str) -> None:
+    """One option per :class:`~cinlab.train.TrainConfig` field (``crop_size`` -> ``--crop-size``), with the
+    help text written beside the field: a new field is an option with no edit here."""
+    import typing
+
+    for name, kind, help_text, default in _training_fields():
+        if name in _NOT_OPTIONS[command]:
+            continue
+        flag = "--" + name.replace("_", "-")
+        shown = default if not isinstance(default, tuple) else " ".join(default) or "none"
+        options: dict = {"dest": name, "default": None, "help": f"{help_text} (default: {shown})"}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(kind) is typing.Literal:
+            options["choices"] = typing.get_args(kind)
+        elif kind is int:
+            options["type"] = int
+        elif kind is float:
+            options["type"] = _finite_float
+        elif kind is dict:
+            options.update(nargs="+", type=_key_value, metavar="NAME=W")
+        elif kind is list:
+            options.update(nargs="+", type=_finite_float)
+        elif kind is tuple or kind is typing.Any:
+            options["nargs"] = "*" if name == "held_out" else "+"
+        p.add_argument(flag, *_OPTION_ALIASES.get(name, ()), **options)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
+    p.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _train_overrides(args: argparse.Namespace) -> dict:
-    # TrainConfig fields with an option of the same name (--batch is batch_size)
-    fields = (
-        "steps",
-        "crop_size",
-        "style_size",
-        "style_weight",
-        "content_weight",
-        "lr",
-        "content",
-        "width",
-        "seed",
-        "eval_every",
-        "eval_batches",
-        "checkpoint_every",
-        "log_every",
-        "precision",
-    )
-    out = {field: getattr(args, field) for field in fields if getattr(args, field, None) is not None}
-    if getattr(args, "batch", None) is not None:
-        out["batch_size"] = args.batch
-    if "content" in out:  # one value: "photos" or a folder; otherwise a list of images
-        content = out["content"]
-        out["content"] = (
-            content[0] if len(content) == 1 and (content[0] == "photos" or Path(content[0]).is_dir()) else list(content)
-        )
-    if getattr(args, "compile", False):
-        out["compile"] = True
+    """The TrainConfig fields given on the command line, as TrainConfig values."""
+    import typing
+
+    out = {}
+    for name, kind, _, _ in _training_fields():
+        value = getattr(args, name, None)
+        if value is None or name == "styles":
+            continue
+        if kind is dict:
+            value = dict(value)
+        elif kind is tuple:
+            value = tuple(value)
+        elif kind is typing.Any:  # content: "photos" or a folder; otherwise a list of images
+            value = value[0] if len(value) == 1 and (value[0] == "photos" or Path(value[0]).is_dir()) else list(value)
+        out[name] = value
     return out
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .config import torchrun_rank
     from .files import RunLock
     from .train import TrainConfig, Trainer, shutdown_distributed
 
     out = _run_folder(args.out)
     device = _device(args)
-    with RunLock(out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext():  # rank 0 writes
+    with RunLock(out) if torchrun_rank() == 0 else contextlib.nullcontext():  # rank 0 writes
         if args.resume:
             checkpoint = out / "checkpoint.pt"
             if not checkpoint.exists():
                 raise FileNotFoundError(f"{out} holds no checkpoint.pt to resume; start the run without --resume.")
-            done = load_checkpoint(checkpoint)["training"]
+            done = load_checkpoint(checkpoint).get("training")
+            if not done:
+                raise CheckpointError(
+                    f"{checkpoint} holds a trained network but no training state, so the run cannot resume from it: "
+                    "start a new run (without --resume), or add styles to it with add-style."
+                )
             target = args.steps or done["config"]["steps"]
             if done["step"] >= target:
                 print(
@@ -251,34 +306,9 @@ def _cmd_download_images(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=_positive_int, help="total training steps")
-    p.add_argument("--crop-size", type=_positive_int, help="side of the square content crops in px")
-    p.add_argument("--batch", type=_positive_int, help="batch size (split across torchrun processes)")
-    p.add_argument("--style-size", type=_positive_int, help="shorter side of the style images for their Gram targets")
-    p.add_argument("--style-weight", type=_finite_float)
-    p.add_argument("--content-weight", type=_finite_float)
-    p.add_argument("--lr", type=_finite_float)
-    p.add_argument(
-        "--content",
-        nargs="+",
-        help="'photos' (the default pool), a folder of images (COCO / ImageNet layout), or images",
-    )
-    p.add_argument("--seed", type=int)
-    p.add_argument("--eval-every", type=int, help="run the evaluation protocol every N steps")
-    p.add_argument("--eval-batches", type=_positive_int, help="fixed content batches per evaluation (paper: 32)")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--log-every", type=_positive_int)
-    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "float32"))
-    p.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
-    p.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
-    p.add_argument("--quiet", action="store_true")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .optimization import GATYS_CONTENT_WEIGHT, GATYS_STYLE_WEIGHT
-    from .train import PRESETS
+    from .train import PRESETS, option_help
 
     parser = argparse.ArgumentParser(
         prog="cinlab", description="Neural style transfer for teaching (Dumoulin et al. 2017)."
@@ -306,19 +336,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_gatys)
 
     t = sub.add_parser("train", help="train a feed-forward network on one or more styles (works under torchrun)")
-    t.add_argument("--styles", nargs="+", default=[], help="style images or a set (impressionist10, varied32)")
+    t.add_argument("--styles", nargs="+", default=[], help=option_help("styles"))
     t.add_argument("--out", required=True, help="run folder: checkpoint.pt, model.pt, train_log.csv, eval_log.csv")
-    t.add_argument("--preset", choices=sorted(PRESETS), default="vgg19")
-    t.add_argument("--width", type=_finite_float, help="channel multiplier (1.0 = the paper's network)")
+    t.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="vgg19",
+        help="run sizes to start from (vgg19: the defaults below; paper: VGG-16; cpu: 2 cores; fast: seconds)",
+    )
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    _add_training_options(t)
+    _add_training_options(t, "train")
     t.set_defaults(func=_cmd_train)
 
     a = sub.add_parser("add-style", help="teach a trained network new styles (only their gamma/beta train)")
     a.add_argument("--model", required=True, help="the trained network (model.pt)")
-    a.add_argument("--styles", nargs="+", required=True)
+    a.add_argument("--styles", nargs="+", required=True, help="the new styles: " + option_help("styles"))
     a.add_argument("--out", required=True, help="run folder for the grown network")
-    _add_training_options(a)
+    _add_training_options(a, "add-style")
     a.set_defaults(func=_cmd_add_style)
 
     s = sub.add_parser("stylize", help="stylise a photo with a trained network")

@@ -15,6 +15,11 @@ Environment variables (all optional):
 ``CINLAB_ASSETS``
     The project's own ``data/`` folder (image registry, shipped checkpoints, logged results).
     Default: ``data/`` next to the ``cinlab`` package in the source checkout.
+``CINLAB_RENDER_THREADS``
+    Threads for a live widget's renders on a CPU (default: half the cores), e.g. to measure.
+
+Read here too, though set by ``torchrun`` rather than by users: ``WORLD_SIZE``, ``RANK`` and
+``LOCAL_RANK`` (:func:`torchrun_world_size`, :func:`torchrun_rank`, :func:`torchrun_local_rank`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ FAST_ENV = "CINLAB_FAST"
 IMAGE_DIR_ENV = "CINLAB_IMAGE_DIR"
 LEGACY_IMAGE_DIR_ENV = "CINLAB_DATA_DIR"
 ASSETS_ENV = "CINLAB_ASSETS"
+RENDER_THREADS_ENV = "CINLAB_RENDER_THREADS"
 
 
 def fast_mode() -> bool:
@@ -73,3 +79,25 @@ def models_dir() -> Path:
 def results_dir() -> Path:
     """``data/results/``: the logs, summary and figures of the shipped networks' training."""
     return assets_dir() / "results"
+
+
+def render_threads_from_env() -> int | None:
+    """``CINLAB_RENDER_THREADS`` as a number of threads, if it is set."""
+    value = os.environ.get(RENDER_THREADS_ENV, "").strip()
+    return int(value) if value else None
+
+
+def torchrun_world_size() -> int:
+    """How many processes ``torchrun`` started for this job (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def torchrun_rank() -> int:
+    """This process's rank in a ``torchrun`` job (0 outside torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def torchrun_local_rank() -> int | None:
+    """This process's GPU index on its machine under ``torchrun`` (None outside torchrun)."""
+    value = os.environ.get("LOCAL_RANK")
+    return int(value) if value is not None else None

@@ -17,9 +17,13 @@ Mixing styles (Fig 7) moves along straight lines in this space.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import torch
+
+from .hardware import module_device
+from .style import resolve_style
 
 PARTS = ("both", "gamma", "beta")
 
@@ -31,11 +35,8 @@ def style_vectors(model, part: str = "both") -> torch.Tensor:
     """
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}; got {part!r}.")
+    _check_style_rows(model)
     layers = model.norm_layers()
-    if not layers:
-        raise ValueError(
-            "This network has no conditional instance norm layers (norm='cin'): its styles have no embedding."
-        )
     tables = []
     for layer in layers:
         if part in ("both", "gamma"):
@@ -71,10 +72,11 @@ def nearest_styles(model, style, k: int = 3, part: str = "both") -> list[tuple[s
     return [(model.style_names[i], float(distances[i])) for i in order]
 
 
-def layer_names(model) -> list[str]:
-    """The names of the network's CIN layers in forward order, e.g. ``conv1``, ``residuals.0.conv1``, ``out``."""
-    norms = {id(m) for m in model.norm_layers()}
-    return [name.removesuffix(".norm") for name, module in model.named_modules() if id(module) in norms]
+def norm_layer_names(model) -> list[str]:
+    """The names of the network's conv layers, whose normalisers hold the styles, in forward order:
+    ``conv1``, ..., ``residuals.0.conv1``, ..., ``out``."""
+    layers = {id(m) for m in model.conv_layers()}
+    return [name for name, module in model.named_modules() if id(module) in layers]
 
 
 def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float | str]]:
@@ -84,8 +86,9 @@ def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float 
     labels = [model.style_index(s) for s in styles] if styles is not None else list(range(model.num_styles))
     if len(labels) < 2:
         raise ValueError("Comparing styles needs at least two of them.")
+    _check_style_rows(model)
     rows = []
-    for name, layer in zip(layer_names(model), model.norm_layers()):
+    for name, layer in zip(norm_layer_names(model), model.norm_layers()):
         gamma, beta = layer.gamma.detach().float()[labels], layer.beta.detach().float()[labels]
         rows.append(
             {
@@ -99,16 +102,13 @@ def layer_spread(model, styles: Sequence | None = None) -> list[dict[str, float 
 
 @torch.no_grad()
 def split_mixture(model, gamma, beta):
-    """A copy of ``model`` with one style: gamma from the mixture ``gamma``, beta from ``beta``.
+    """A new network with one style: gamma from the mixture ``gamma``, beta from ``beta``.
 
     Each is anything :mod:`cinlab.style` accepts as one style or mixture (a label, a name, a
     dict ``{style: weight}``). ``split_mixture(net, "starry_night", "the_scream")`` paints with
-    the scales of one painting and the shifts of another.
+    the scales of one painting and the shifts of another. ``model`` is not changed.
     """
-    import copy
-    import dataclasses
-
-    from .style import resolve_style
+    _check_style_rows(model)
 
     def weights(spec) -> torch.Tensor:
         condition = resolve_style(spec, model.num_styles, model.style_names)
@@ -119,10 +119,17 @@ def split_mixture(model, gamma, beta):
         return condition.value[0].float()
 
     w_gamma, w_beta = weights(gamma), weights(beta)
-    single = copy.deepcopy(model)
-    for mine, theirs in zip(single.norm_layers(), model.norm_layers()):
-        mine.gamma = torch.nn.Parameter((w_gamma.to(theirs.gamma) @ theirs.gamma)[None])
-        mine.beta = torch.nn.Parameter((w_beta.to(theirs.beta) @ theirs.beta)[None])
-    single.config = dataclasses.replace(single.config, num_styles=1)
-    single.style_names = [f"gamma {gamma!r}, beta {beta!r}"]
-    return single
+    state = model.state_dict()
+    for name, norm in zip(norm_layer_names(model), model.norm_layers()):
+        state[f"{name}.norm.gamma"] = (w_gamma.to(norm.gamma) @ norm.gamma)[None]
+        state[f"{name}.norm.beta"] = (w_beta.to(norm.beta) @ norm.beta)[None]
+    single = type(model)(replace(model.config, num_styles=1), style_names=[f"gamma {gamma!r}, beta {beta!r}"])
+    single.load_state_dict(state)
+    return single.to(module_device(model)).eval()
+
+
+def _check_style_rows(model) -> None:
+    if not model.has_style_rows:
+        raise ValueError(
+            f"This network's normaliser ({model.config.norm!r}) has no per-style rows: its styles have no embedding."
+        )

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import torch
 
 from .files import write_bytes
+from .images import load_image
+from .loss_network import LossNetwork
 from .losses import StyleTransferLoss
 from .style import interpolate
 
@@ -232,15 +234,15 @@ def interpolation_style_losses(
     loss (summed over the style layers, unweighted) is measured against each painting's Gram
     matrices at ``style_size`` (defaults: the network's recorded training settings).
     """
-    from .images import load_image
-    from .loss_network import PAPER_STYLE_LAYERS, LossNetwork
+    from .train import TrainConfig  # train imports this module: imported here, not at the top
 
-    meta = getattr(model, "metadata", {}) or {}
-    layers = tuple(style_layers or meta.get("style_layers") or PAPER_STYLE_LAYERS)
-    style_size = style_size or meta.get("style_size") or 256
+    meta = getattr(model, "metadata", None) or {}
+    trained = TrainConfig.from_metadata(meta) if meta else TrainConfig()  # the network's settings, or the defaults
+    layers = tuple(style_layers or trained.style_layers)
+    style_size = style_size or trained.style_size
     device = next(model.parameters()).device
     if loss_network is None:
-        loss_network = LossNetwork(meta.get("backend", "vgg19"), layers=layers, pooling=meta.get("pooling", "max"))
+        loss_network = LossNetwork(trained.backend, layers=layers, pooling=trained.pooling)
     loss = StyleTransferLoss(loss_network.to(device), (), layers)
     targets = {
         key: loss.gram_targets([load_image(s, style_size, device=device)])

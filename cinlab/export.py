@@ -40,8 +40,11 @@ class ExportableNet(nn.Module):
 
     def __init__(self, net):
         super().__init__()
-        if net.config.norm != "cin":
-            raise ValueError("Only conditional instance norm networks can be exported with style weights.")
+        if not net.has_style_rows:
+            raise ValueError(
+                f"Only networks whose styles are rows of their normalisers' tables (norm='cin') can be exported with "
+                f"style weights; this one has norm={net.config.norm!r}."
+            )
         self.body = StyleBody(copy.deepcopy(net).cpu().float().eval())
         self.eval()
 

@@ -28,10 +28,11 @@ they overflow in float16 and lose the small differences they are made of in bflo
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 
 import torch
+
+from .config import torchrun_local_rank
 
 
 class DeviceError(ValueError):
@@ -69,8 +70,8 @@ def resolve_device(device: torch.device | str | None = None) -> torch.device:
         count = torch.cuda.device_count()
         if parsed.index is not None:
             index = parsed.index
-        elif "LOCAL_RANK" in os.environ:  # torchrun: one process per GPU
-            index = int(os.environ["LOCAL_RANK"])
+        elif torchrun_local_rank() is not None:  # torchrun: one process per GPU
+            index = torchrun_local_rank()
         else:
             index = torch.cuda.current_device()
         if not 0 <= index < count:

@@ -47,12 +47,27 @@ VGG16_WEIGHTS_ENV = "CINLAB_VGG16_WEIGHTS"
 #: torchvision's file name for VGG16_Weights.IMAGENET1K_V1 ends in the first 8 hex digits of its sha256.
 VGG16_SHA256_PREFIX = "397923af"
 
-#: Gatys et al. layers for VGG-19 (content relu4_2, style relu1_1 ... relu5_1).
-GATYS_CONTENT_LAYERS = ("relu4_2",)
-GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: The paper's (magenta's) layers: content relu3_3, style relu1_2, relu2_2, relu3_3, relu4_3.
-PAPER_CONTENT_LAYERS = ("relu3_3",)
-PAPER_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+#: How many times larger a backend's activations are than with torchvision's preprocessing, for the
+#: same image: Caffe VGG takes inputs 0-255 minus the mean; torchvision's takes them divided by
+#: 255 and by its std (~0.226), so its activations are ~255 x 0.226 = 58x smaller.
+ACTIVATION_SCALE = {"vgg19": 255.0 * sum(TORCHVISION_STD) / 3, "random": 255.0 * sum(TORCHVISION_STD) / 3, "vgg16": 1.0}
+
+
+def equivalent_style_weight(style_weight: float, backend: str) -> float:
+    """The style weight that balances content and style on ``backend`` as ``style_weight`` does on
+    Caffe-scale activations (the paper's 1e-4 was set for those).
+
+    Content loss scales with the square of the activations, style loss (squared Gram entries)
+    with the fourth power, so their ratio changes with the square of the scale: torchvision's
+    VGG-16 needs a style weight ~3,300x larger.
+    """
+    return style_weight * (ACTIVATION_SCALE["vgg19"] / ACTIVATION_SCALE[_check_backend(backend)]) ** 2
+
+
+def _check_backend(backend: str) -> str:
+    if backend not in _BLOCKS:
+        raise ValueError(f"Unknown loss-network backend {backend!r}; choose 'vgg19', 'vgg16' or 'random'.")
+    return backend
 
 
 def layer_names(backend: str = "vgg19") -> list[str]:
@@ -70,9 +85,7 @@ def layer_names(backend: str = "vgg19") -> list[str]:
 
 
 def _blocks(backend: str) -> tuple[int, ...]:
-    if backend not in _BLOCKS:
-        raise ValueError(f"Unknown loss-network backend {backend!r}; choose 'vgg19', 'vgg16' or 'random'.")
-    return _BLOCKS[backend]
+    return _BLOCKS[_check_backend(backend)]
 
 
 def _build_features(backend: str, pooling: str, depth: int) -> nn.Sequential:
@@ -185,9 +198,9 @@ class LossNetwork(nn.Module):
     def __init__(
         self,
         backend: str = "vgg19",
-        layers: Sequence[str] = GATYS_CONTENT_LAYERS + GATYS_STYLE_LAYERS,
-        pooling: str = "max",
         *,
+        layers: Sequence[str],
+        pooling: str = "max",
         weights: str | os.PathLike | None = None,
         seed: int = 0,
         check_hash: bool = True,
@@ -267,10 +280,6 @@ class LossNetwork(nn.Module):
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] RGB to the network's input space (Caffe or torchvision)."""
         return (images - self.mean) / self.std
-
-    def deprocess(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`preprocess`."""
-        return inputs * self.std + self.mean
 
     def forward(
         self,

@@ -7,7 +7,9 @@ For feature maps ``F_l`` of a loss network (VGG) at layer ``l``, with ``C`` chan
   divides by ``H W`` only; ``normalize="chw"`` divides by ``C H W`` as Johnson et al. do).
 - content loss: ``mean((F_l(p) - F_l(c))^2)`` at the content layer(s);
 - style loss of a layer: ``mean((G_l(p) - G_l(s))^2)`` over the ``C x C`` entries;
-- total (Eq. 4): ``content_weight * content + style_weight * sum_l w_l * style_l``.
+- total (Eq. 4): ``content_weight * content + style_weight * sum_l w_l * style_l``, plus
+  ``tv_weight * total_variation(p)`` where asked for (the paper uses none: mirror padding and
+  upsample + conv made it unnecessary; notebook 4 shows what it does).
 
 :class:`StyleTransferLoss` holds a loss network and those weights and scores a batch of
 pastiches; Gatys optimisation, training, the evaluation protocol and the benchmarks all call it,
@@ -162,6 +164,7 @@ class StyleTransferLoss:
         content_layers: e.g. ``("relu3_3",)`` (the paper) or ``("relu4_2",)`` (Gatys).
         style_layers: a sequence of layer names (weight 1 each) or a ``{layer: weight}`` dict.
         content_weight, style_weight: the two weights of the total.
+        tv_weight: weight of a total-variation term on the pastiche's pixels (0: none, the paper's choice).
 
     ``loss.gram_targets(images)`` computes style targets once; ``loss(pastiches, ...)`` scores
     pastiches against content images (or precomputed content features) and per-example Gram
@@ -176,6 +179,7 @@ class StyleTransferLoss:
         *,
         content_weight: float = 1.0,
         style_weight: float = 1.0,
+        tv_weight: float = 0.0,
     ):
         self.loss_network = loss_network
         self.content_layers = tuple(content_layers)
@@ -186,6 +190,7 @@ class StyleTransferLoss:
         self.style_layers = tuple(self.layer_weights)
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
+        self.tv_weight = float(tv_weight)
         self.layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
         if not self.layers:
             raise ValueError("Nothing to measure: no content layers and no style layers.")
@@ -230,6 +235,7 @@ class StyleTransferLoss:
 
         Content targets come from ``content`` (computed here, without gradients) or from
         precomputed ``content_features``; ``style_grams`` are ``{layer: [B or 1, C, C]}``.
+        With a ``tv_weight``, ``"tv"`` (the pastiche's total variation) is a term too.
         """
         if content_features is None:
             if self.content_layers and content is None:
@@ -238,7 +244,7 @@ class StyleTransferLoss:
         if self.style_layers and style_grams is None:
             raise ValueError("Give style_grams (from gram_targets) to measure the style loss.")
         feats = self.loss_network(pastiche, self.layers, check_range=False)
-        return style_transfer_loss(
+        terms = style_transfer_loss(
             feats,
             {l: content_features[l] for l in self.content_layers},
             {l: style_grams[l] for l in self.style_layers},
@@ -247,3 +253,7 @@ class StyleTransferLoss:
             layer_weights=self.layer_weights,
             style_multipliers=style_multipliers,
         )
+        if self.tv_weight:
+            terms["tv"] = total_variation(pastiche, reduction="none")
+            terms["total"] = terms["total"] + self.tv_weight * terms["tv"]
+        return terms

@@ -25,8 +25,12 @@ from tqdm.auto import tqdm
 from . import color
 from .hardware import resolve_device
 from .images import ImageSource, check_image_tensor, load_image, resize
-from .loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, LossNetwork
-from .losses import StyleTransferLoss, total_variation
+from .loss_network import LossNetwork
+from .losses import StyleTransferLoss
+
+#: Gatys et al.'s layers for VGG-19: content relu4_2, style relu1_1 ... relu5_1.
+GATYS_CONTENT_LAYERS = ("relu4_2",)
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 #: Default loss weights for the embedded VGG-19 (Caffe-scale activations), chosen by eye
 #: (tubingen with starry_night and the_scream at 192 px, 100-150 L-BFGS steps): 1e-6 barely
@@ -69,38 +73,53 @@ class GatysResult:
         return self.seconds / max(1, self.steps)
 
 
-def gatys_objective(
-    loss_network: LossNetwork,
-    content: torch.Tensor,
-    styles: Sequence[torch.Tensor],
-    style_blend: Sequence[float],
+def gatys_loss(
     *,
-    content_layers: Sequence[str],
-    style_layers: Sequence[str] | Mapping[str, float],
-    content_weight: float,
-    style_weight: float,
+    content_weight: float = GATYS_CONTENT_WEIGHT,
+    style_weight: float = GATYS_STYLE_WEIGHT,
     tv_weight: float = 0.0,
+    content_layers: Sequence[str] = GATYS_CONTENT_LAYERS,
+    style_layers: Sequence[str] | Mapping[str, float] = GATYS_STYLE_LAYERS,
+    loss_network: LossNetwork | None = None,
+    pooling: str = "max",
+) -> StyleTransferLoss:
+    """Gatys et al.'s loss, the one :func:`gatys` uses by default: their layers on the embedded
+    VGG-19 and weights chosen for it (see ``GATYS_STYLE_WEIGHT``).
+
+    ``style_layers`` may be a ``{layer: weight}`` dict; ``loss_network`` reuses a
+    :class:`LossNetwork` (it must have the layers), ``pooling`` is that of a new one. Pass the
+    result as ``gatys(..., loss=...)``.
+    """
+    if loss_network is None:
+        loss_network = LossNetwork(
+            "vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling
+        )
+    return StyleTransferLoss(
+        loss_network,
+        content_layers,
+        style_layers,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+    )
+
+
+def gatys_objective(
+    loss: StyleTransferLoss, content: torch.Tensor, styles: Sequence[torch.Tensor], style_blend: Sequence[float]
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
     """The function Gatys optimisation minimises: ``objective(image)`` -> loss terms (scalars).
 
     Targets are computed once: the content image's features, and the style images' Gram
     matrices blended with ``style_blend`` (several paintings at once). ``"total"`` is the value
-    to minimise; an optional total-variation term smooths the pixels.
+    to minimise.
     """
-    loss = StyleTransferLoss(
-        loss_network, content_layers, style_layers, content_weight=content_weight, style_weight=style_weight
-    )
     content_features = loss.content_features(content)
     grams = loss.gram_targets(styles, blend=style_blend) if loss.style_layers else {}
 
     def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = {
+        return {
             key: value[0] for key, value in loss(image, content_features=content_features, style_grams=grams).items()
         }
-        if tv_weight:
-            terms["tv"] = total_variation(image)
-            terms["total"] = terms["total"] + tv_weight * terms["tv"]
-        return terms
 
     return objective
 
@@ -129,20 +148,13 @@ def gatys(
     size: int | Sequence[int] | None = None,
     style_scale: float = 1.0,
     style_blend: Sequence[float] | None = None,
-    content_weight: float = GATYS_CONTENT_WEIGHT,
-    style_weight: float = GATYS_STYLE_WEIGHT,
-    layer_weights: Mapping[str, float] | None = None,
-    tv_weight: float = 0.0,
-    content_layers: Sequence[str] = GATYS_CONTENT_LAYERS,
-    style_layers: Sequence[str] = GATYS_STYLE_LAYERS,
+    loss: StyleTransferLoss | None = None,
     init: str | torch.Tensor = "content",
     seed: int = 0,
     preserve_color: str | None = None,
     scales: Sequence[int] | None = None,
     lr: float | None = None,
     history_size: int = 50,
-    loss_network: LossNetwork | None = None,
-    pooling: str = "max",
     device: torch.device | str | None = None,
     callback: Callback | None = None,
     callback_every: int = 50,
@@ -153,7 +165,7 @@ def gatys(
     Args:
         content: the photo (anything :func:`cinlab.load_image` accepts).
         style: one painting, or a list of paintings blended with ``style_blend`` weights; or
-            ``None`` for a content-only reconstruction (then ``style_layers`` is ignored).
+            ``None`` for a content-only reconstruction (with a loss without style layers).
         steps: optimiser iterations (per scale for a multi-scale run). For L-BFGS these are real
             iterations, each one forward and backward pass, not function evaluations.
         optimizer: ``"lbfgs"`` (fast convergence) or ``"adam"`` (lower memory).
@@ -161,7 +173,9 @@ def gatys(
         style_scale: the style image's shorter side relative to the content's. Smaller values
             give finer brush strokes, larger ones coarser.
         style_blend: weights of several style images (normalised to sum to 1).
-        content_weight, style_weight, layer_weights, tv_weight: the loss weights.
+        loss: the loss to minimise, a :class:`~cinlab.losses.StyleTransferLoss` (layers, weights,
+            total variation, loss network); default :func:`gatys_loss` (without its style
+            layers when ``style`` is None).
         init: ``"content"``, ``"noise"`` (seeded uniform noise) or an image tensor.
         preserve_color: ``None``, ``"luminance"`` (stylise luminance only, keep the photo's
             colours exactly) or ``"histogram"`` (recolour the style image to the photo's colour
@@ -170,7 +184,6 @@ def gatys(
             upsampled result of the previous one. Overrides ``size``.
         lr: step size (L-BFGS default 1; Adam default 0.02 in [0, 1] pixel units).
         history_size: L-BFGS memory (pairs of image-sized vectors).
-        loss_network: a :class:`LossNetwork` to reuse; default: the embedded VGG-19.
         callback: called as ``callback(step, image, losses)`` every ``callback_every`` steps.
 
     Returns:
@@ -186,18 +199,21 @@ def gatys(
         raise ValueError(f"style_scale must be positive; got {style_scale}.")
     device = resolve_device(device)
     styles_in = [] if style is None else _as_list(style)
-    if style is None:
-        style_layers = ()
+    if loss is None:
+        loss = gatys_loss(style_layers=()) if style is None else gatys_loss()
+    elif style is None and loss.style_layers:
+        raise ValueError(
+            "No style image, but the loss has style layers: give a style, or a loss without style layers "
+            "(gatys_loss(style_layers=()), as reconstruct_content does)."
+        )
+    elif style is not None and not loss.style_layers:
+        raise ValueError("A style image was given, but the loss has no style layers to match it with.")
     style_blend = _normalised_blend(style_blend, len(styles_in))
 
     scale_list = list(scales) if scales else [size]
     content_full = load_image(content, scale_list[-1])
     style_full = [load_image(s) for s in styles_in]
-    if loss_network is None:
-        loss_network = LossNetwork(
-            "vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling
-        )
-    net = loss_network.to(device)
+    loss.loss_network.to(device)
 
     history: dict[str, list[float]] = {}
     image = None
@@ -214,17 +230,7 @@ def gatys(
         if preserve_color == "luminance":
             styles = [color.match_luminance(s, content_img) for s in styles]
             target_content = color.grey_rgb(content_img)
-        objective = gatys_objective(
-            net,
-            target_content,
-            styles,
-            style_blend,
-            content_layers=content_layers,
-            style_layers={l: (layer_weights or {}).get(l, 1.0) for l in style_layers},
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-        )
+        objective = gatys_objective(loss, target_content, styles, style_blend)
         # Starting point: content, noise, a given image, or the previous scale's result.
         if image is not None:
             x0 = resize(image, tuple(content_img.shape[-2:]))
@@ -237,9 +243,11 @@ def gatys(
             x0 = torch.rand(content_img.shape, generator=generator).to(device)
         else:
             raise ValueError(f"init must be 'content', 'noise' or an image tensor; got {init!r}.")
-        image, final_losses = _optimise(
-            objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, callback_every, total_steps
+        image, final_losses, scale_history = _optimise(
+            objective, x0, steps, optimizer, lr, history_size, seed, bar, callback, callback_every, total_steps
         )
+        for key, values in scale_history.items():
+            history.setdefault(key, []).extend(values)
         total_steps += steps
     bar.close()
     if preserve_color == "luminance":
@@ -252,8 +260,8 @@ def gatys(
     )
 
 
-def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, bar, callback, every, offset):
-    """Run ``steps`` iterations; return (best image seen, its loss terms).
+def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, bar, callback, every, offset):
+    """Run ``steps`` iterations; return (best image seen, its loss terms, the per-step history).
 
     Without a line search, L-BFGS on this non-convex loss can overshoot for a step or two, so
     the iterate with the lowest total loss is returned (usually the last one). Each iterate's
@@ -296,6 +304,7 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
 
     best_total = best_image = best_terms = None
     pending: list[torch.Tensor] = []
+    history: dict[str, list[float]] = {}
 
     def flush(step):
         values = torch.stack(pending).cpu().tolist()  # one device-to-host transfer
@@ -341,9 +350,9 @@ def _optimise(objective, x0, steps, optimizer, lr, history_size, seed, history, 
     best = dict(zip(evaluated["keys"], best_terms.tolist()))
     if final["total"] <= best["total"]:
         bar.set_postfix(loss=f"{final['total']:.3g}")
-        return x.detach(), final
+        return x.detach(), final, history
     bar.set_postfix(loss=f"{best['total']:.3g}")
-    return best_image, best
+    return best_image, best, history
 
 
 #: Loss values are copied to the host in blocks of this many steps.
@@ -357,30 +366,22 @@ def synthesize_texture(
     layers: Sequence[str] = GATYS_STYLE_LAYERS,
     steps: int = 200,
     seed: int = 0,
+    loss_network: LossNetwork | None = None,
     **kwargs,
 ) -> GatysResult:
     """Texture synthesis (Gatys et al. 2015): match only the Gram matrices of ``layers``.
 
     Starts from seeded noise of ``size`` (shorter side of a square, or (H, W)) with no content
     loss at all: what comes out is everything the Gram matrices of those layers know about the
-    painting. Deeper layers capture larger structures. Extra keyword arguments go to
-    :func:`gatys`.
+    painting. Deeper layers capture larger structures. ``loss_network`` reuses a
+    :class:`LossNetwork` with those layers; extra keyword arguments go to :func:`gatys`.
     """
     shape = (size, size) if isinstance(size, int) else tuple(size)
     canvas = torch.full((1, 3, *shape), 0.5)  # only its size is used: no content layers
-    return gatys(
-        canvas,
-        style,
-        steps=steps,
-        style_layers=tuple(layers),
-        content_layers=(),
-        content_weight=0.0,
-        style_weight=kwargs.pop("style_weight", 1.0),
-        init="noise",
-        seed=seed,
-        style_scale=kwargs.pop("style_scale", 1.0),
-        **kwargs,
+    loss = gatys_loss(
+        content_layers=(), style_layers=tuple(layers), content_weight=0.0, style_weight=1.0, loss_network=loss_network
     )
+    return gatys(canvas, style, steps=steps, loss=loss, init="noise", seed=seed, **kwargs)
 
 
 def reconstruct_content(
@@ -390,6 +391,7 @@ def reconstruct_content(
     size: int | Sequence[int] | None = None,
     steps: int = 200,
     seed: int = 0,
+    loss_network: LossNetwork | None = None,
     **kwargs,
 ) -> GatysResult:
     """Reconstruct an image from noise using only its feature maps at one ``layer``.
@@ -397,4 +399,5 @@ def reconstruct_content(
     Shallow layers give the photo back almost exactly; deep layers keep the objects and layout
     but not the exact pixels: this is what the content loss asks a pastiche to preserve.
     """
-    return gatys(image, None, size=size, steps=steps, content_layers=(layer,), init="noise", seed=seed, **kwargs)
+    loss = gatys_loss(content_layers=(layer,), style_layers=(), loss_network=loss_network)
+    return gatys(image, None, size=size, steps=steps, loss=loss, init="noise", seed=seed, **kwargs)

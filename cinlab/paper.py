@@ -10,16 +10,28 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-#: :func:`differences_from_paper` states them.
+#: The paper's (magenta's) loss layers: content relu3_3; style relu1_2, relu2_2, relu3_3, relu4_3.
+PAPER_CONTENT_LAYERS = ("relu3_3",)
+PAPER_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+#: The paper's training settings (Dumoulin et al. 2017 with magenta's defaults), the one place cinlab
+#: writes them down: :class:`cinlab.train.TrainConfig` takes its defaults from here, and
+#: :func:`differences_from_paper` states them next to a network's own.
 PAPER_SETTINGS = {
     "steps": 40_000,
     "finetune_steps": 5_000,
     "batch_size": 16,
     "crop_size": 256,
+    "lr": 1e-3,
+    "content_layers": PAPER_CONTENT_LAYERS,
+    "style_layers": PAPER_STYLE_LAYERS,
+    "content_weight": 1.0,
+    # magenta's style weight, for Caffe-scale VGG activations (inputs 0-255); other loss networks
+    # need it rescaled (cinlab.loss_network.equivalent_style_weight)
+    "style_weight": 1e-4,
     "eval_batches": 32,
     "content": "ImageNet photos",
     "loss_network": "VGG-16, average pooling",
-    "layers": "content relu3_3; style relu1_2, relu2_2, relu3_3, relu4_3",
     "styles": "Fig 4-5: 10 Monet paintings; Fig 6-7: 32 varied paintings",
     "style_size": "not stated (magenta: each file at its own resolution)",
     "precision": "float32 (magenta, TensorFlow 1)",
@@ -34,6 +46,13 @@ def _metadata(model_or_metadata) -> dict[str, Any]:
     return meta
 
 
+def _run_config(meta: dict[str, Any]):
+    """The TrainConfig a network was trained with, read back from its metadata."""
+    from .train import TrainConfig  # train takes its defaults from this module: imported here, not at the top
+
+    return TrainConfig.from_metadata(meta)
+
+
 def training_scale(model_or_metadata) -> dict[str, float]:
     """How much training a network got, against the paper.
 
@@ -43,7 +62,8 @@ def training_scale(model_or_metadata) -> dict[str, float]:
     ``images_per_style``: crops each style was drawn for on average (``steps x batch / N``).
     """
     meta = _metadata(model_or_metadata)
-    steps, batch, crop = int(meta["step"]), int(meta["batch_size"]), int(meta["crop_size"])
+    config = _run_config(meta)
+    steps, batch, crop = int(meta["step"]), config.batch_size, config.crop_size
     paper_steps = PAPER_SETTINGS["finetune_steps"] if meta.get("trainable") == "styles" else PAPER_SETTINGS["steps"]
     images = steps * batch / (paper_steps * PAPER_SETTINGS["batch_size"])
     return {
@@ -51,7 +71,7 @@ def training_scale(model_or_metadata) -> dict[str, float]:
         "images_seen": steps * batch,
         "images": images,
         "pixels": images * (crop / PAPER_SETTINGS["crop_size"]) ** 2,
-        "images_per_style": steps * batch / max(1, len(meta.get("styles") or [None])),
+        "images_per_style": steps * batch / max(1, len(meta.get("styles") or config.styles or [None])),
     }
 
 
@@ -94,44 +114,43 @@ def differences_from_paper(model_or_metadata) -> list[dict[str, str]]:
     when the networks are retrained. :func:`markdown_table` renders them.
     """
     meta = _metadata(model_or_metadata)
-    config = meta.get("config") or {}
+    config = _run_config(meta)
     scale = training_scale(meta)
     paper = PAPER_SETTINGS
-    content = meta.get("content", config.get("content", "photos"))
+    content = config.content
     if isinstance(content, str):
         content_here = (
             f"the photos in {content}" if content != "photos" else "cinlab's default pool (train_photos + photos)"
         )
     else:
         content_here = f"{len(content)} photos ({', '.join(content[:3])}, ...)"
-    held = config.get("held_out")
-    if held:
-        content_here += f"; held out: {', '.join(held)}"
-    style_layers = list(meta.get("style_layers", ()))
-    layers_here = f"content {', '.join(meta.get('content_layers', ()))}; style {', '.join(style_layers)}"
-    if meta.get("backend") == "vgg19" and {"relu3_3", "relu4_3"} & set(style_layers):
+    if config.held_out:
+        content_here += f"; held out: {', '.join(config.held_out)}"
+    style_layers = list(config.style_layers)
+    layers_here = f"content {', '.join(config.content_layers)}; style {', '.join(style_layers)}"
+    if config.backend == "vgg19" and {"relu3_3", "relu4_3"} & set(style_layers):
         layers_here += " (VGG-16's names: in VGG-19 relu3_3 and relu4_3 are the 3rd of 4 ReLUs of their block)"
     finetuned = meta.get("trainable") == "styles"
     paper_steps = paper["finetune_steps"] if finetuned else paper["steps"]
-    eval_batch = config.get("eval_batch_size") or meta["batch_size"]
+    eval_batch = config.eval_batch_size or config.batch_size
     if finetuned:
         base = meta.get("base_metadata") or {}
-        init = (
-            meta.get("init")
-            or config.get("init")
-            or "the mean of the old rows (cinlab's default; not recorded in this file)"
-        )
+        init = meta.get("init") or "the mean of the old rows (cinlab's default; not recorded in this file)"
         new_rows = f"appended after the {len(base.get('styles', [])) or 'old'} old rows, which stay bit-identical; start: {init}"
     else:
         new_rows = "none: every weight trained from the start"
     rows = [
         ("content images", paper["content"], content_here),
-        ("loss network", paper["loss_network"], str(meta.get("loss_network", meta.get("backend", "?")))),
-        ("loss layers", paper["layers"], layers_here),
+        ("loss network", paper["loss_network"], str(meta.get("loss_network", config.backend))),
+        (
+            "loss layers",
+            f"content {', '.join(paper['content_layers'])}; style {', '.join(paper['style_layers'])}",
+            layers_here,
+        ),
         (
             "crops and batch",
             f"{paper['crop_size']} px crops, batch {paper['batch_size']}",
-            f"{meta['crop_size']} px crops, batch {meta['batch_size']}",
+            f"{config.crop_size} px crops, batch {config.batch_size}",
         ),
         (
             "training steps" + (" (fine-tuning)" if finetuned else ""),
@@ -142,10 +161,10 @@ def differences_from_paper(model_or_metadata) -> list[dict[str, str]]:
         (
             "evaluation",
             f"{paper['eval_batches']} fixed batches",
-            f"{config.get('eval_batches', '?')} fixed batches of {eval_batch}",
+            f"{config.eval_batches} fixed batches of {eval_batch}",
         ),
         ("style set", paper["styles"], _describe_styles(meta.get("styles", []))),
-        ("style image size", paper["style_size"], f"shorter side {meta['style_size']} px"),
+        ("style image size", paper["style_size"], f"shorter side {config.style_size} px"),
         (
             "precision, hardware",
             paper["precision"],

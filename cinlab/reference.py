@@ -90,11 +90,7 @@ class PlainNet(nn.Module):
     @torch.no_grad()
     def copy_from(self, net) -> "PlainNet":
         """Take cinlab's weights (same architecture), so both compute the same function."""
-        ours = (
-            [net.conv1, net.conv2, net.conv3]
-            + [c for b in net.residuals for c in (b.conv1, b.conv2)]
-            + [net.up1, net.up2, net.out]
-        )
+        ours = net.conv_layers()  # in forward order, as ours below
         plain = [self.c1, self.c2, self.c3] + [c for b in self.res for c in (b.a, b.b)] + [self.u1, self.u2, self.out]
         for o, p in zip(ours, plain):
             p.conv.weight.copy_(o.conv.weight)

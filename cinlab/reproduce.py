@@ -1,27 +1,26 @@
-"""Train every shipped network, log the Fig 5 / Fig 6 runs, evaluate, and pack the results: one command.
+"""Train every shipped network, log the Fig 5 / Fig 6 runs, evaluate and summarise: one command.
 
     python -m cinlab.reproduce --profile gpu --pack OUT   # one H100/H200, about 9 minutes in all
     python -m cinlab.reproduce --profile cpu              # a 2-core CPU: hours
     python -m cinlab.reproduce --profile fast             # seconds: checks the pipeline (CI)
-    python -m cinlab.reproduce --install OUT              # on any machine: verify a pack, put it
+    python -m cinlab.reproduce --install OUT --overwrite  # on any machine: verify a pack, put it
                                                           # into data/, re-render the figures
 
-The runs (each in ``runs/<profile>/<name>/``; resumable: a finished run is skipped, an
-interrupted one continues from its checkpoint), in units of ``u`` steps:
+:data:`RUNS` is the one table of the campaign: each :class:`Run` says what a run trains, for how
+many steps (in units of ``u``), from which base, which snapshots it keeps, under which name it
+is shipped, and whether its logs and its bright blobs are kept. Training, the summary, shipping
+and the blob measure all read it; a new shipped network is one more record.
 
-1. ``impressionist10`` (10u steps): one N-style network on 10 paintings (Fig 4, Fig 5);
-2. ``single_<style>`` (u steps each): single-style networks for 4 of them, identical settings;
-   Fig 5 compares them with the 10-style network at equal steps (step u) and at equal images
-   per style (step 10u: each of its ten styles has then been drawn for about u batches);
-3. ``varied32`` (10u steps): one network on 32 varied paintings (Fig 6 base, Fig 7);
-4. ``finetune`` (u steps): ``varied32`` + the held-out ``van_gogh_cottages``, only its (gamma, beta);
-5. ``scratch`` (3u steps): a new single-style network on ``van_gogh_cottages`` (Fig 6 baseline).
+Each run trains in ``runs/<profile>/<name>/`` (resumable: a finished run is skipped, an
+interrupted one continues from its checkpoint); its results are staged in
+``runs/<profile>/results/`` (networks in float16, logs, summary, figures). Nothing goes into the
+project's ``data/`` unless asked: ``--publish`` copies the staged results there, and replacing
+the shipped files needs ``--overwrite`` too. ``--pack DIR`` packs the staged results into at most
+8 files of at most 16 MiB (:mod:`cinlab.packs`), to carry them off a rented GPU machine.
 
-That is 28u steps. The ``gpu`` profile measures the training speed first (a compiled
-``impressionist10`` step) and picks u so that everything, compilation, evaluation and packing
-included, fits ``--budget`` seconds (default 540). The networks go to ``data/models/`` (float16),
-logs, summary and figures to ``data/results/``, and with ``--pack`` into at most 8 files of at
-most 16 MiB each, to carry off a rented GPU machine.
+The ``gpu`` profile measures the training speed first (a compiled step of the first run) and
+picks u so that everything, compilation, evaluation and packing included, fits ``--budget``
+seconds (default 540).
 """
 
 from __future__ import annotations
@@ -30,7 +29,10 @@ import argparse
 import csv
 import io
 import json
+import shutil
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -39,56 +41,97 @@ from .artefacts import blob_fraction
 from .checkpoint import load_model, save_checkpoint
 from .config import assets_dir
 from .evaluation import interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
-from .files import write_bytes
+from .files import OVERWRITE_HINT, write_bytes
 from .images import load_image, square
-from .packs import install, pack
+from .packs import PackError, install, pack
 from .registry import image_names
 from .train import TrainConfig, Trainer, add_styles
 
 FIG5_STYLES = ("olive_trees", "water_lilies", "te_fare", "dance_foyer")
 FINETUNE_STYLE = "van_gogh_cottages"
 FIGURE_PHOTOS = ("tubingen", "chelsea", "boston")  # held out of every training pool
-#: Steps of each run in units of u (see the module docstring): 28u in all.
-UNITS = {"impressionist10": 10, "single": 1, "varied32": 10, "finetune": 1, "scratch": 3}
-UNITS_IN_ALL = sum(UNITS.values()) + (len(FIG5_STYLES) - 1) * UNITS["single"]  # 28
 
-#: ``evals``: evaluations of the N-style networks per u steps; ``photo_size``: the blob measure's photos.
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the campaign (a row of :data:`RUNS`)."""
+
+    name: str  # its folder, runs/<profile>/<name>/, and its logs' names in results/
+    styles: str | tuple[str, ...]  # a registry set (e.g. "varied32") or style names
+    units: int  # training steps, in units of u
+    eval_every: float  # run the evaluation protocol every this many u (x the profile's eval_scale)
+    base: str | None = None  # fine-tune this earlier run's network: only the new styles' rows train
+    snapshots: tuple[int, ...] = ()  # also keep the network after this many u (shipped as <shipped>_step<N>)
+    shipped: str | None = None  # published as models/<shipped>.pt
+    logs: bool = True  # its evaluation and training logs go to results/
+    blobs: bool = False  # measured by the bright-blob measure in the summary
+    eval_styles: int = 0  # intermediate evaluations score only this many styles (0: all)
+
+    def style_list(self) -> list[str]:
+        return image_names(self.styles) if isinstance(self.styles, str) else list(self.styles)
+
+
+#: The campaign (28u steps in all). Fig 5 compares impressionist10 with the single-style runs at
+#: equal steps (u) and at equal images per style (10u: each of its ten styles has then been drawn
+#: for about u batches); Fig 6 compares finetune (varied32 + a held-out painting, only its new
+#: row) with scratch (a new network on that painting); Fig 7 and notebook 7 use varied32.
+RUNS: tuple[Run, ...] = (
+    Run("impressionist10", "impressionist10", 10, 0.5, snapshots=(1,), shipped="impressionist10", blobs=True),
+    *(Run(f"single_{s}", (s,), 1, 0.05, shipped=f"single_{s}") for s in FIG5_STYLES),
+    Run("varied32", "varied32", 10, 1.0, shipped="varied32", blobs=True, eval_styles=4),
+    Run("finetune", (FINETUNE_STYLE,), 1, 0.05, base="varied32", shipped=f"varied32_plus_{FINETUNE_STYLE}"),
+    Run("scratch", (FINETUNE_STYLE,), 3, 0.05, snapshots=(1,), shipped=f"scratch_{FINETUNE_STYLE}"),
+)
+
+
+def units_in_all(runs: tuple[Run, ...] = RUNS) -> int:
+    """Training steps of the whole campaign, in units of u (28)."""
+    return sum(run.units for run in runs)
+
+
+#: ``eval_scale``: evaluation intervals are this many times the table's; ``photo_size``: the blob
+#: measure's photos.
 PROFILES = {
     # One H100/H200: the vgg19 preset (256 px crops, batch 16), bf16, compiled; u from the budget.
-    "gpu": dict(preset="vgg19", compile=True, unit=None, budget=540.0, evals=2, photo_size=512),
-    "cpu": dict(preset="cpu", compile=False, unit=250, budget=None, evals=2, photo_size=256),  # 2 CPU cores
+    "gpu": dict(preset="vgg19", compile=True, unit=None, budget=540.0, eval_scale=1.0, photo_size=512),
+    "cpu": dict(preset="cpu", compile=False, unit=250, budget=None, eval_scale=1.0, photo_size=256),  # 2 CPU cores
     # CI: the whole pipeline in seconds (a quarter-width network).
-    "fast": dict(preset="fast", compile=False, unit=2, budget=None, evals=1, photo_size=48),
+    "fast": dict(preset="fast", compile=False, unit=2, budget=None, eval_scale=2.0, photo_size=48),
 }
 
 
-def run_config(profile: dict, styles, steps: int, eval_every: int, **overrides) -> TrainConfig:
-    """A run's config: the profile's preset, these styles and steps, checkpoints at evaluations."""
+def run_config(profile: dict, run: Run, unit: int) -> TrainConfig:
+    """A run's config: the profile's preset, the run's styles and steps, checkpoints at evaluations."""
+    eval_every = max(1, round(run.eval_every * profile["eval_scale"] * unit))
     return TrainConfig.preset(
         profile["preset"],
-        styles=list(styles),
-        steps=steps,
+        styles=run.style_list(),
+        steps=run.units * unit,
         compile=profile["compile"],
         eval_every=eval_every,
+        eval_styles=run.eval_styles,
         checkpoint_every=max(eval_every, 250),
-        **overrides,
     )
 
 
-def _finished(run: Path, steps: int) -> bool:
-    model = run / "model.pt"
+def _finished(folder: Path, steps: int) -> bool:
+    model = folder / "model.pt"
     return model.exists() and load_model(model, "cpu").metadata.get("step") == steps
 
 
-def _train(run: Path, config: TrainConfig, progress: bool, snapshots=()) -> Trainer | None:
-    if _finished(run, config.steps):
+def train_run(profile: dict, run: Run, runs: Path, unit: int, progress: bool = True) -> None:
+    """Train one run in ``runs/<name>/`` (skipped when finished; resumed when interrupted)."""
+    folder, config = runs / run.name, run_config(profile, run, unit)
+    snapshots = [n * unit for n in run.snapshots]
+    if _finished(folder, config.steps):
         print(f"  {run.name}: already trained, skipped")
-        return None
-    if (run / "checkpoint.pt").exists():
-        trainer = Trainer.resume(run / "checkpoint.pt", steps=config.steps)
+    elif (folder / "checkpoint.pt").exists():
+        Trainer.resume(folder / "checkpoint.pt", steps=config.steps).fit(progress=progress, snapshots=snapshots)
+    elif run.base is not None:
+        trainer = add_styles(runs / run.base / "model.pt", config.styles, config, out_dir=folder, fit=False)
+        trainer.fit(progress=progress, snapshots=snapshots)
     else:
-        trainer = Trainer(config, out_dir=run, overwrite=True)
-    return trainer.fit(progress=progress, snapshots=snapshots)
+        Trainer(config, out_dir=folder, overwrite=True).fit(progress=progress, snapshots=snapshots)
 
 
 #: Wall seconds set aside besides the training steps: per run (building it, its Gram targets,
@@ -98,10 +141,10 @@ SECONDS_PER_RUN, SECONDS_AT_THE_END = 15.0, 60.0
 
 def choose_unit(budget_seconds: float, steps_per_second: float) -> int:
     """The largest u, a multiple of 20 (at least 20), whose 28u steps fit the budget at this speed."""
-    return max(20, int(steps_per_second * budget_seconds / UNITS_IN_ALL) // 20 * 20)
+    return max(20, int(steps_per_second * budget_seconds / units_in_all()) // 20 * 20)
 
 
-def training_seconds(budget: float, elapsed: float, runs: int = 8) -> float:
+def training_seconds(budget: float, elapsed: float, runs: int = len(RUNS)) -> float:
     """What is left of the wall-time budget for training steps once the fixed costs are set aside."""
     return max(0.0, budget - elapsed - runs * SECONDS_PER_RUN - SECONDS_AT_THE_END)
 
@@ -124,37 +167,24 @@ def _synchronize(device: torch.device) -> None:
 
 
 def train_all(profile: dict, runs: Path, progress: bool = True, log=print, started: float | None = None) -> int:
-    """Train every run of the module docstring; returns u. ``started``: when the command began."""
+    """Train every run of :data:`RUNS`, in order; returns u. ``started``: when the command began."""
     started = time.perf_counter() if started is None else started
     unit = profile["unit"]
     chosen = runs / "unit.json"  # a resumed gpu run keeps the u it measured
     if unit is None and chosen.exists():
         unit = json.loads(chosen.read_text())["unit"]
-    if unit is None:  # measure the speed of the biggest run's step (compiled), then choose u
-        speed = measure_speed(Trainer(run_config(profile, image_names("impressionist10"), steps=1, eval_every=0)))
+    if unit is None:  # measure the speed of the first (biggest) run's step, compiled, then choose u
+        speed = measure_speed(Trainer(run_config(profile, RUNS[0], 1)))
         seconds = training_seconds(profile["budget"], time.perf_counter() - started)
         unit = choose_unit(seconds, speed)
         log(
-            f"  measured {speed:.1f} steps/s; {seconds:.0f} s left for training -> u = {unit} ({UNITS_IN_ALL * unit:,} steps in all)"
+            f"  measured {speed:.1f} steps/s; {seconds:.0f} s left for training -> u = {unit} "
+            f"({units_in_all() * unit:,} steps in all)"
         )
         write_bytes(chosen, json.dumps({"unit": unit, "steps_per_second": speed}).encode(), overwrite=True)
-    single_eval = max(1, unit // 20)
-    n_style_eval = max(1, unit // profile["evals"])
-    plan = [
-        ("impressionist10", run_config(profile, image_names("impressionist10"), 10 * unit, n_style_eval), (unit,)),
-        *[(f"single_{s}", run_config(profile, [s], unit, single_eval), ()) for s in FIG5_STYLES],
-        ("varied32", run_config(profile, image_names("varied32"), 10 * unit, 2 * n_style_eval, eval_styles=4), ()),
-    ]
-    for name, config, snapshots in plan:
-        log(f"  {name}: {config.steps} steps")
-        _train(runs / name, config, progress, snapshots)
-    finetune = runs / "finetune"
-    if not _finished(finetune, unit):
-        log(f"  finetune: {unit} steps")
-        config = run_config(profile, [FINETUNE_STYLE], unit, single_eval)
-        add_styles(runs / "varied32" / "model.pt", [FINETUNE_STYLE], config, out_dir=finetune, progress=progress)
-    log(f"  scratch: {3 * unit} steps")
-    _train(runs / "scratch", run_config(profile, [FINETUNE_STYLE], 3 * unit, single_eval), progress, snapshots=(unit,))
+    for run in RUNS:
+        log(f"  {run.name}: {run.units * unit} steps")
+        train_run(profile, run, runs, unit, progress)
     return unit
 
 
@@ -178,7 +208,7 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
         "scratch_content_loss_at_end": value_at(scratch, FINETUNE_STYLE, "content", 3 * unit),
     }
     varied = load_model(runs / "varied32" / "model.pt")
-    crop = varied.metadata["crop_size"]
+    crop = TrainConfig.from_metadata(varied.metadata).crop_size
     content = torch.cat([square(load_image(n), crop) for n in ("tubingen", "chelsea", "coffee", "rocket")])
     alphas = [i / 10 for i in range(11)]
     fig7 = interpolation_style_losses(
@@ -186,11 +216,7 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
     )
     fig7["monotonic_a"] = is_monotonic(fig7["loss_a"], increasing=True)
     fig7["monotonic_b"] = is_monotonic(fig7["loss_b"], increasing=False)
-    timings = {
-        run.name: load_model(run / "model.pt", "cpu").metadata.get("seconds")
-        for run in sorted(runs.iterdir())
-        if (run / "model.pt").exists()
-    }
+    timings = {run.name: load_model(runs / run.name / "model.pt", "cpu").metadata.get("seconds") for run in RUNS}
     return {
         "profile": profile_name,
         "unit": unit,
@@ -205,12 +231,13 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
 
 @torch.no_grad()
 def measure_blobs(runs: Path, size: int = 512) -> dict:
-    """Per network and style, the mean :func:`cinlab.artefacts.blob_fraction` on the figure photos."""
+    """Per network marked ``blobs`` and per style, the mean :func:`cinlab.artefacts.blob_fraction`
+    on the figure photos."""
     photos = [load_image(n, size) for n in FIGURE_PHOTOS]
     out = {}
-    for name in ("impressionist10", "varied32"):
-        model = load_model(runs / name / "model.pt")
-        out[name] = {
+    for run in (r for r in RUNS if r.blobs):
+        model = load_model(runs / run.name / "model.pt")
+        out[run.name] = {
             model.style_names[s]: sum(blob_fraction(model.stylize(p, s), p).item() for p in photos) / len(photos)
             for s in range(model.num_styles)
         }
@@ -231,32 +258,52 @@ def _hardware() -> str:
     return f"CPU: {name}, {torch.get_num_threads()} threads"
 
 
-#: data/models/<name>.pt <- runs/<profile>/<source>
-SHIPPED = {
-    "impressionist10": "impressionist10/model.pt",
-    "varied32": "varied32/model.pt",
-    f"varied32_plus_{FINETUNE_STYLE}": "finetune/model.pt",
-    f"scratch_{FINETUNE_STYLE}": "scratch/model.pt",
-    **{f"single_{s}": f"single_{s}/model.pt" for s in FIG5_STYLES},
-}
-LOGS = ("impressionist10", "varied32", "finetune", "scratch", *(f"single_{s}" for s in FIG5_STYLES))
+# ----------------------------------------------------------------------------- shipping
 
 
-def publish(runs: Path, data: Path, unit: int, summary: dict) -> None:
-    """Networks (float16) to ``data/models/``; logs, the summary and figures to ``data/results/``."""
-    models, results = data / "models", data / "results"
-    sources = {**SHIPPED, f"scratch_{FINETUNE_STYLE}_step{unit}": f"scratch/model_step{unit}.pt"}
-    for name, src in sources.items():
-        net = load_model(runs / src, "cpu")
-        save_checkpoint(models / f"{name}.pt", net, metadata=net.metadata, half=True, overwrite=True)
-    for old in models.glob(f"scratch_{FINETUNE_STYLE}_step*.pt"):
-        if old.name != f"scratch_{FINETUNE_STYLE}_step{unit}.pt":
-            old.unlink()
-    for run in LOGS:
-        _copy_log(runs / run / "eval_log.csv", results / f"{run}_eval.csv")
-        _copy_log(runs / run / "train_log.csv", results / f"{run}_train.csv", every=10)
-    write_bytes(results / "summary.json", json.dumps(summary, indent=1).encode(), overwrite=True)
+def stage(runs: Path, unit: int, summary: dict) -> Path:
+    """Write what the campaign ships into ``runs/results/`` (replacing what an earlier call staged):
+    each run's network as ``models/<shipped>.pt`` (float16) and its snapshots as
+    ``<shipped>_step<N>.pt``; its logs as ``results/<name>_eval.csv`` and ``<name>_train.csv``;
+    the summary and the README's figures. Returns the folder."""
+    staged = runs / "results"
+    shutil.rmtree(staged, ignore_errors=True)
+    models, results = staged / "models", staged / "results"
+    for run in RUNS:
+        if run.shipped is not None:
+            sources = {run.shipped: runs / run.name / "model.pt"}
+            sources |= {
+                f"{run.shipped}_step{n * unit}": runs / run.name / f"model_step{n * unit}.pt" for n in run.snapshots
+            }
+            for name, source in sources.items():
+                net = load_model(source, "cpu")
+                save_checkpoint(models / f"{name}.pt", net, metadata=net.metadata, half=True)
+        if run.logs:
+            _copy_log(runs / run.name / "eval_log.csv", results / f"{run.name}_eval.csv")
+            _copy_log(runs / run.name / "train_log.csv", results / f"{run.name}_train.csv", every=10)
+    write_bytes(results / "summary.json", json.dumps(summary, indent=1).encode())
     render_figures(models, results)
+    return staged
+
+
+def publish(staged: Path, data: Path, *, overwrite: bool = False) -> list[Path]:
+    """Copy the staged ``models/`` and ``results/`` into ``data`` (the project's ``data/`` by default).
+
+    The files there are the project's shipped results: if any would be replaced, nothing is
+    written unless ``overwrite``. Returns the files written.
+    """
+    files = sorted(p for folder in ("models", "results") for p in (staged / folder).iterdir() if p.is_file())
+    targets = [data / f.parent.name / f.name for f in files]
+    replaced = [t for t in targets if t.exists() and t.read_bytes() != (staged / t.parent.name / t.name).read_bytes()]
+    if replaced and not overwrite:
+        raise FileExistsError(
+            f"Publishing would replace {len(replaced)} file(s) in {data} ({', '.join(t.name for t in replaced[:4])}"
+            f"{', ...' if len(replaced) > 4 else ''}): the shipped networks and results. {OVERWRITE_HINT}, or "
+            "publish into another folder (--publish DIR)."
+        )
+    for source, target in zip(files, targets):
+        write_bytes(target, source.read_bytes(), overwrite=True)
+    return targets
 
 
 def _copy_log(src: Path, dst: Path, every: int = 1) -> None:
@@ -326,25 +373,48 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv=None) -> dict:
+    """The command line; a refusal (a damaged pack, files that would be replaced) is one line on
+    stderr and exit status 2."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="gpu" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
-        "--budget", type=float, default=None, help="wall seconds for everything (gpu profile default: 540)"
+        "--profile",
+        choices=sorted(PROFILES),
+        default="gpu" if torch.cuda.is_available() else "cpu",
+        help="gpu: one H100/H200, ~9 minutes; cpu: 2 cores, hours; fast: seconds, checks the pipeline",
     )
-    parser.add_argument("--runs", default="runs", help="folder for the training runs")
-    parser.add_argument("--data", default=None, help="where to publish models and logs (default: the project's data/)")
-    parser.add_argument("--no-publish", action="store_true", help="train and summarise only; do not write into data/")
+    parser.add_argument("--budget", type=float, default=None, help="wall seconds for everything (gpu default: 540)")
+    parser.add_argument("--runs", default="runs", help="folder for the training runs and the staged results")
     parser.add_argument(
-        "--pack", default=None, metavar="DIR", help="also pack the published results into DIR (<= 8 files of <= 16 MiB)"
+        "--publish",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="copy the results into DIR (default: the project's data/); replacing files there needs --overwrite",
     )
     parser.add_argument(
-        "--install", default=None, metavar="DIR", help="install a pack from DIR into data/ and re-render the figures"
+        "--pack", default=None, metavar="DIR", help="pack the results into DIR (<= 8 files of <= 16 MiB)"
     )
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--install",
+        default=None,
+        metavar="DIR",
+        help="verify the pack in DIR and install it into data/ (or --publish DIR), re-rendering the figures",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="let --publish / --install replace existing files")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    data = Path(args.data) if args.data else assets_dir()
+    try:
+        return _main(args)
+    except (PackError, OSError, ValueError) as err:
+        print(f"reproduce: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(args: argparse.Namespace) -> dict:
+    data = Path(args.publish) if args.publish else assets_dir()
     if args.install:
-        installed = install(Path(args.install), data, render=render_figures)
+        installed = install(Path(args.install), data, check=render_figures, overwrite=args.overwrite)
         print(f"installed {len(installed)} files into {data} and re-rendered the figures")
         return {"installed": installed}
     profile = dict(PROFILES[args.profile])
@@ -369,11 +439,14 @@ def main(argv=None) -> dict:
             if k in ("crop_size", "batch_size", "style_size", "backend", "style_weight")
         },
     }
-    if not args.no_publish:
-        publish(runs, data, unit, summary)
-        if args.pack:
-            files = pack(data, Path(args.pack))
-            print(f"packed into {len(files)} files in {args.pack}")
+    staged = stage(runs, unit, summary)
+    print(f"results staged in {staged}")
+    if args.publish is not None:
+        written = publish(staged, data, overwrite=args.overwrite)
+        print(f"published {len(written)} files into {data}")
+    if args.pack:
+        files = pack(staged, Path(args.pack))
+        print(f"packed into {len(files)} files in {args.pack}")
     print_summary(summary)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     return summary

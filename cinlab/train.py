@@ -29,90 +29,77 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Literal, Sequence, get_type_hints
 
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import config as settings
+from ._version import __version__
 from .checkpoint import CheckpointError, load_checkpoint, load_model, model_from_checkpoint, save_checkpoint
 from .content import HELD_OUT_PHOTOS, evaluation_batches, make_sampler
 from .evaluation import append_rows, evaluate_styles, log_rows, truncate_log
 from .files import RunLock, remove_stale_temp_files
 from .hardware import PRECISION_MODES, choose_precision, resolve_device
 from .images import ImageSource, image_name, image_sha256, load_image
-from .loss_network import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, TORCHVISION_STD, LossNetwork
+from .loss_network import LossNetwork, equivalent_style_weight
 from .losses import StyleTransferLoss
-from .model import TransformerNet
+from .model import ModelConfig, TransformerNet
+from .paper import PAPER_SETTINGS as PAPER
 
 # ----------------------------------------------------------------------------- configuration
-
-#: The paper's style weight (1e-4) was set for Caffe-scale activations (inputs 0-255);
-#: torchvision's VGG-16 takes inputs normalised by std ~0.226, so its activations are
-#: ~255 * 0.226 = 58x smaller. Content loss scales with the square of that factor, style loss
-#: with the fourth power, so the same balance needs a style weight 58^2 ~ 3,300x larger.
-_TORCHVISION_SCALE = 255.0 * sum(TORCHVISION_STD) / 3
-
-#: The paper's (magenta's) settings: layers, Adam 1e-3, 256 px crops, batch 16, 40,000 steps.
-_PAPER = dict(
-    content_layers=PAPER_CONTENT_LAYERS,
-    style_layers=PAPER_STYLE_LAYERS,
-    content_weight=1.0,
-    crop_size=256,
-    batch_size=16,
-    steps=40_000,
-    lr=1e-3,
-    style_size=384,
-    eval_batches=8,
-)
-
-#: Run sizes, in one table. ``paper``: the paper's loss network (torchvision VGG-16, average
-#: pooling). ``vgg19``: the same with the embedded VGG-19 (works offline; style weight 1e-4
-#: calibrated on an H200: clearly painted in a few thousand steps, 1e-5 gives colour shifts).
-#: ``cpu``: what a 2-core machine trains in an hour. ``fast``: CI, seconds (a quarter-width network).
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(_PAPER, backend="vgg16", pooling="avg", style_weight=1e-4 * _TORCHVISION_SCALE**2),
-    "vgg19": dict(_PAPER, backend="vgg19", pooling="max", style_weight=1e-4),
-}
-PRESETS["cpu"] = dict(PRESETS["vgg19"], crop_size=96, batch_size=8, style_size=144, steps=2_500, eval_batches=4)
-PRESETS["fast"] = dict(
-    PRESETS["vgg19"], crop_size=32, batch_size=2, style_size=48, steps=4, eval_batches=1, log_every=1, width=0.25
-)
 
 
 @dataclass
 class TrainConfig:
-    """Settings of a training run (recorded in checkpoints). Start from :meth:`preset`."""
+    """Settings of a training run, each with its default once, here (the ``vgg19`` preset).
 
-    styles: list = field(default_factory=list)  # registry names or image files
-    steps: int = 40_000
-    batch_size: int = 16
-    crop_size: int = 256  # side of the square content crops
-    style_size: int = 384  # shorter side of each style image when its Gram targets are computed
-    lr: float = 1e-3
-    content: Any = "photos"  # "photos" (the default pool), a folder of images, or a list of images
-    held_out: tuple = HELD_OUT_PHOTOS  # photos kept out of the default pool (figures use them)
-    backend: str = "vgg19"
-    pooling: str = "max"
-    content_layers: tuple = PAPER_CONTENT_LAYERS
-    style_layers: tuple = PAPER_STYLE_LAYERS
-    content_weight: float = 1.0
-    style_weight: float = 1e-4
-    style_layer_weights: dict | None = None  # layer -> multiplier (default 1 each)
-    style_multipliers: list | None = None  # per-style multiplier of the style loss (default 1 each)
-    width: float = 1.0
-    norm: str = "cin"
-    seed: int = 0
-    precision: str = "auto"  # "auto" (by hardware), "bf16", "fp16", "float32"
-    compile: bool = False
-    log_every: int = 10
-    eval_every: int = 0  # 0: only at the end
-    eval_batches: int = 4  # fixed content batches per evaluation (the paper averaged over 32)
-    eval_batch_size: int | None = None  # default: batch_size
-    eval_styles: int = 0  # intermediate evaluations score only this many styles (0: all); the last scores all
-    checkpoint_every: int = 1000
-    num_workers: int = 2  # DataLoader workers for a content folder
+    The defaults are the paper's settings (:data:`cinlab.paper.PAPER_SETTINGS`) with the
+    embedded VGG-19 as loss network; :data:`PRESETS` changes a few of them for other machines.
+    Every field is also a ``cinlab train`` option (``--crop-size`` for ``crop_size``), with the
+    help text written next to it. Recorded in every checkpoint (``metadata["config"]``) and read
+    back with :meth:`from_metadata`.
+    """
+
+    styles: Annotated[list, "style images: registry names, image files, or a set (impressionist10, varied32)"] = field(
+        default_factory=list
+    )
+    steps: Annotated[int, "total training steps"] = PAPER["steps"]
+    batch_size: Annotated[int, "content crops per step (split across torchrun processes)"] = PAPER["batch_size"]
+    crop_size: Annotated[int, "side of the square content crops in px"] = PAPER["crop_size"]
+    # The paper does not say; magenta used each painting's own resolution, which silently sets the
+    # brush-stroke scale. cinlab makes it explicit.
+    style_size: Annotated[int, "shorter side in px of each style image when its Gram targets are computed"] = 384
+    lr: Annotated[float, "Adam learning rate"] = PAPER["lr"]
+    content: Annotated[Any, "'photos' (cinlab's pool), a folder of images (COCO / ImageNet), or image files"] = "photos"
+    held_out: Annotated[tuple, "photos kept out of the default pool (the figures use them)"] = HELD_OUT_PHOTOS
+    backend: Annotated[Literal["vgg19", "vgg16", "random"], "loss network ('random': tests only)"] = "vgg19"
+    pooling: Annotated[Literal["max", "avg"], "the loss network's pooling"] = "max"
+    content_layers: Annotated[tuple, "the loss network's content layers"] = PAPER["content_layers"]
+    style_layers: Annotated[tuple, "the loss network's style layers"] = PAPER["style_layers"]
+    content_weight: Annotated[float, "weight of the content loss"] = PAPER["content_weight"]
+    style_weight: Annotated[float, "weight of the style loss (1e-4: the paper's, for Caffe-scale VGG)"] = PAPER[
+        "style_weight"
+    ]
+    style_layer_weights: Annotated[dict | None, "per style layer, a multiplier (default 1 each), e.g. relu1_2=0.5"] = (
+        None
+    )
+    style_multipliers: Annotated[list | None, "per style, a multiplier of its style loss (default 1 each)"] = None
+    tv_weight: Annotated[float, "weight of a total-variation loss (the paper: none)"] = 0.0
+    width: Annotated[float, "channel multiplier of the network (1.0 = the paper's)"] = 1.0
+    norm: Annotated[str, "the normaliser (a name in cinlab.norms.NORMS; 'cin' is the paper's)"] = "cin"
+    seed: Annotated[int, "random seed (initial weights, crops, style labels)"] = 0
+    precision: Annotated[Literal["auto", "bf16", "fp16", "float32"], "autocast dtype ('auto': by hardware)"] = "auto"
+    compile: Annotated[bool, "torch.compile the network and the loss together (CUDA)"] = False
+    log_every: Annotated[int, "write a training-log row every N steps"] = 10
+    eval_every: Annotated[int, "run the evaluation protocol every N steps (0: only at the end)"] = 0
+    # The paper averaged over 32 batches; 8 keeps an evaluation to seconds on a GPU.
+    eval_batches: Annotated[int, "fixed content batches per evaluation (the paper: 32)"] = 8
+    eval_batch_size: Annotated[int | None, "crops per evaluation batch (default: batch_size)"] = None
+    eval_styles: Annotated[int, "styles scored by intermediate evaluations (0: all; the last scores all)"] = 0
+    checkpoint_every: Annotated[int, "save checkpoint.pt every N steps (0: only at the end)"] = 1000
+    num_workers: Annotated[int, "DataLoader workers reading a content folder"] = 2
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "TrainConfig":
@@ -125,6 +112,10 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first setting that cannot train."""
         if not self.styles:
             raise ValueError("No styles to train: give at least one style image.")
+        names = [str(s) for s in self.styles if isinstance(s, (str, os.PathLike))]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"Style(s) {repeated} are given more than once: each style is trained once.")
         positive = {
             "steps": self.steps,
             "batch_size": self.batch_size,
@@ -139,25 +130,38 @@ class TrainConfig:
         for name in ("crop_size", "style_size"):
             if getattr(self, name) < 16:
                 raise ValueError(f"{name} must be at least 16 px; got {getattr(self, name)}.")
-        for name in ("lr", "content_weight", "style_weight", "width"):
+        for name in ("lr", "content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-                or (name in ("lr", "width") and value == 0)
-            ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
+        if self.lr == 0:
+            raise ValueError("lr must be positive; got 0.")
+        for name in ("eval_every", "checkpoint_every", "eval_styles", "num_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be 0 (off) or a positive integer; got {value!r}.")
+        if self.style_multipliers is not None:
+            if len(self.style_multipliers) != len(self.styles):
+                raise ValueError(f"Got {len(self.style_multipliers)} style_multipliers for {len(self.styles)} styles.")
+            _check_weights("style_multipliers", self.style_multipliers)
+        if self.style_layer_weights is not None:
+            unknown = sorted(set(self.style_layer_weights) - set(self.style_layers))
+            if unknown:
                 raise ValueError(
-                    f"{name} must be a finite {'positive' if name in ('lr', 'width') else 'non-negative'} number; got {value!r}."
+                    f"style_layer_weights names {unknown}, which are not style layers {list(self.style_layers)}."
                 )
-        for name in ("eval_every", "checkpoint_every", "eval_styles"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 (off) or positive; got {getattr(self, name)}.")
-        if self.style_multipliers is not None and len(self.style_multipliers) != len(self.styles):
-            raise ValueError(f"Got {len(self.style_multipliers)} style_multipliers for {len(self.styles)} styles.")
+            _check_weights("style_layer_weights", list(self.style_layer_weights.values()))
         if self.precision not in PRECISION_MODES:
             raise ValueError(f"precision must be one of {', '.join(PRECISION_MODES)}; got {self.precision!r}.")
+        for name, allowed in (("backend", ("vgg19", "vgg16", "random")), ("pooling", ("max", "avg"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}.")
+        self.model_config()  # the network's settings (width, norm) are checked where the network defines them
         return self
+
+    def model_config(self, num_styles: int | None = None) -> ModelConfig:
+        """The network this config trains: one style per ``styles`` entry (or ``num_styles``)."""
+        return ModelConfig(num_styles=num_styles or max(1, len(self.styles)), width=self.width, norm=self.norm)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for a checkpoint; style images given as arrays/tensors are recorded as ``"<in memory>"``."""
@@ -184,10 +188,66 @@ class TrainConfig:
                 d[key] = tuple(d[key])
         return cls(**d)
 
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> "TrainConfig":
+        """The config a trained network's metadata records (``model.metadata``; older files kept its
+        fields at the top level)."""
+        return cls.from_dict(metadata["config"] if metadata.get("config") else metadata)
+
+
+def _check_weights(name: str, values) -> None:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"{name} must be finite non-negative numbers; got {values!r}.")
+
+
+def option_help(name: str) -> str:
+    """The help text written next to a :class:`TrainConfig` field (the command line shows it)."""
+    return get_type_hints(TrainConfig, include_extras=True)[name].__metadata__[0]
+
+
+#: Run sizes: each preset changes a few :class:`TrainConfig` defaults (``vgg19`` is the defaults).
+#: ``paper``: the paper's loss network (torchvision VGG-16, average pooling), with the style weight
+#: rescaled for its activations. ``cpu``: what a 2-core machine trains in an hour. ``fast``: CI,
+#: seconds (a quarter-width network).
+PRESETS: dict[str, dict[str, Any]] = {
+    "vgg19": {},
+    "paper": {
+        "backend": "vgg16",
+        "pooling": "avg",
+        "style_weight": equivalent_style_weight(PAPER["style_weight"], "vgg16"),
+    },
+    "cpu": {"crop_size": 96, "batch_size": 8, "style_size": 144, "steps": 2_500, "eval_batches": 4},
+    "fast": {
+        "crop_size": 32,
+        "batch_size": 2,
+        "style_size": 48,
+        "steps": 4,
+        "eval_batches": 1,
+        "log_every": 1,
+        "width": 0.25,
+    },
+}
+
+
+def config_loss(config: TrainConfig, loss_network: LossNetwork | None = None) -> StyleTransferLoss:
+    """The loss a config describes: its layers and weights on ``loss_network`` (default: its backend)."""
+    if loss_network is None:
+        layers = tuple(dict.fromkeys((*config.content_layers, *config.style_layers)))
+        loss_network = LossNetwork(config.backend, layers=layers, pooling=config.pooling)
+    layer_weights = {layer: float((config.style_layer_weights or {}).get(layer, 1.0)) for layer in config.style_layers}
+    return StyleTransferLoss(
+        loss_network,
+        config.content_layers,
+        layer_weights,
+        content_weight=config.content_weight,
+        style_weight=config.style_weight,
+        tv_weight=config.tv_weight,
+    )
+
 
 def _distributed() -> tuple[int, int]:
     """(rank, world size), initialising the process group under torchrun if needed."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = settings.torchrun_world_size()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_initialized():
@@ -224,6 +284,9 @@ class Trainer:
         trainable: ``"all"`` or ``"styles"`` (only the gamma/beta rows of ``train_labels``;
             every other parameter is frozen and stays bit-identical).
         device: any spelling (:func:`cinlab.hardware.resolve_device`); default: the GPU if present.
+        loss: the loss to train with, a :class:`~cinlab.losses.StyleTransferLoss` (or anything that
+            computes its terms the same way); default: the one ``config`` describes, on
+            ``loss_network`` (default: the config's backend).
     """
 
     def __init__(
@@ -231,6 +294,7 @@ class Trainer:
         config: TrainConfig,
         model: TransformerNet | None = None,
         *,
+        loss: StyleTransferLoss | None = None,
         out_dir=None,
         train_labels=None,
         trainable: str = "all",
@@ -248,9 +312,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         if model is None:
             torch.manual_seed(config.seed)  # the same initial weights on every rank
-            model = TransformerNet(
-                len(config.styles), config.width, norm=config.norm, style_names=[image_name(s) for s in config.styles]
-            )
+            model = TransformerNet(config.model_config(), style_names=[image_name(s) for s in config.styles])
         self.model = model.to(self.device)
         self.train_labels = list(train_labels) if train_labels is not None else list(range(len(config.styles)))
         if len(self.train_labels) != len(config.styles) or not all(
@@ -264,23 +326,17 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.eval_history: list[dict[str, Any]] = []
         self._overwrite, self._prepared = overwrite, False
-        self._setup_loss(loss_network)
+        self.new_rows_init: str | None = None  # how new style rows started (add_styles), for the metadata
+        self._setup_loss(loss, loss_network)
         self._setup_data()
         self._setup_optimisation()
 
-    def _setup_loss(self, loss_network: LossNetwork | None) -> None:
+    def _setup_loss(self, loss: StyleTransferLoss | None, loss_network: LossNetwork | None) -> None:
         cfg = self.config
-        layers = tuple(dict.fromkeys((*cfg.content_layers, *cfg.style_layers)))
-        if loss_network is None:
-            loss_network = LossNetwork(cfg.backend, layers=layers, pooling=cfg.pooling)
-        weights = {layer: float((cfg.style_layer_weights or {}).get(layer, 1.0)) for layer in cfg.style_layers}
-        self.loss = StyleTransferLoss(
-            loss_network.to(self.device),
-            cfg.content_layers,
-            weights,
-            content_weight=cfg.content_weight,
-            style_weight=cfg.style_weight,
-        )
+        if loss is None:
+            loss = config_loss(cfg, loss_network)
+        loss.loss_network.to(self.device)
+        self.loss = loss
         # Gram targets of each style image, once, at a declared size (the brush-stroke scale).
         self.style_grams = self.loss.gram_targets(
             [load_image(s, cfg.style_size, device=self.device) for s in cfg.styles]
@@ -486,34 +542,24 @@ class Trainer:
     # ------------------------------------------------------------------ files
 
     def metadata(self) -> dict[str, Any]:
-        """How this network was trained (stored in checkpoints)."""
-        cfg = self.config
+        """How this network was trained (stored in checkpoints): the run's config (``"config"``,
+        read back with :meth:`TrainConfig.from_metadata`) and the facts of the run."""
+        base = getattr(self.model, "metadata", None)
         return {
+            "config": self.config.to_dict(),
             "styles": [self.model.style_names[l] for l in self.train_labels],
             "style_labels": list(self.train_labels),
             "style_sha256": list(self.style_hashes),
-            "style_size": cfg.style_size,
             "loss_network": self.loss.loss_network.describe(),
-            "backend": cfg.backend,
-            "pooling": cfg.pooling,
-            "content_layers": list(cfg.content_layers),
-            "style_layers": list(cfg.style_layers),
-            "content_weight": cfg.content_weight,
-            "style_weight": cfg.style_weight,
-            "style_layer_weights": dict(cfg.style_layer_weights or {}),
-            "width": self.model.config.width,
             "step": self.step,
-            "crop_size": cfg.crop_size,
-            "batch_size": cfg.batch_size,
-            "content": cfg.to_dict()["content"],
+            "seconds": round(self.seconds, 1),
             "world_size": self.world,
             "trainable": self.trainable,
-            "seconds": round(self.seconds, 1),
             "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "precision": self.precision.name,
             "cinlab_version": __version__,
-            "config": cfg.to_dict(),
-            **({"base_metadata": self.model.metadata} if getattr(self.model, "metadata", None) else {}),
+            **({"init": self.new_rows_init} if self.new_rows_init else {}),
+            **({"base_metadata": base} if base else {}),
         }
 
     def save_checkpoint(self, path=None) -> Path | None:
@@ -532,6 +578,7 @@ class Trainer:
             "trainable": self.trainable,
             "config": self.config.to_dict(),
             "seconds": self.seconds,
+            "new_rows_init": self.new_rows_init,
         }
         return save_checkpoint(path, self.model, metadata=self.metadata(), training=training, overwrite=True)
 
@@ -547,7 +594,14 @@ class Trainer:
 
     @classmethod
     def resume(
-        cls, path, *, out_dir=None, device=None, loss_network: LossNetwork | None = None, **config_overrides
+        cls,
+        path,
+        *,
+        out_dir=None,
+        device=None,
+        loss: StyleTransferLoss | None = None,
+        loss_network: LossNetwork | None = None,
+        **config_overrides,
     ) -> "Trainer":
         """Continue a run exactly from a ``checkpoint.pt`` (model, optimiser, generators, step).
 
@@ -574,8 +628,10 @@ class Trainer:
             train_labels=training["train_labels"],
             trainable=training["trainable"],
             device=device,
+            loss=loss,
             loss_network=loss_network,
         )
+        trainer.new_rows_init = training.get("new_rows_init")
         trainer.optimizer.load_state_dict(training["optimizer"])
         if training.get("scaler"):
             trainer.scaler.load_state_dict(training["scaler"])
@@ -601,12 +657,12 @@ def train(config: TrainConfig, *, out_dir=None, device=None, progress: bool = Tr
 def finetune_config(model: TransformerNet, styles: Sequence[ImageSource], **overrides) -> TrainConfig:
     """The config for teaching ``model`` new styles: its recorded training settings, ``styles``
     instead of its own, and ``overrides`` (e.g. ``steps``). A clear error if none are recorded."""
-    recorded = (getattr(model, "metadata", None) or {}).get("config")
-    if not recorded:
+    metadata = getattr(model, "metadata", None) or {}
+    if not metadata.get("config"):
         raise ValueError(
             "The network has no recorded training config (it was not trained by cinlab): pass config=TrainConfig(...)."
         )
-    return replace(TrainConfig.from_dict(recorded), styles=list(styles), **overrides)
+    return replace(TrainConfig.from_metadata(metadata), styles=list(styles), **overrides)
 
 
 def add_styles(
@@ -643,4 +699,5 @@ def add_styles(
         loss_network=loss_network,
         overwrite=overwrite,
     )
+    trainer.new_rows_init = init
     return trainer.fit(progress=progress) if fit else trainer

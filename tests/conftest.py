@@ -11,7 +11,7 @@ from cinlab.model import TransformerNet
 def model():
     """A 4-style conditional-instance-norm network (quarter width) whose styles differ clearly."""
     torch.manual_seed(0)
-    net = TransformerNet(4, width=0.25, style_names=["a", "b", "c", "d"])
+    net = TransformerNet(num_styles=4, width=0.25, style_names=["a", "b", "c", "d"])
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(1.0, 0.5)

@@ -25,7 +25,7 @@ def test_paper_layers_keep_a_constant_image_constant_unlike_the_variants():
     outputs = {}
     for name, kwargs in {"paper": {}, "transpose": {"upsample": "transpose"}, "zero": {"padding": "zero"}}.items():
         torch.manual_seed(0)
-        net = TransformerNet(1, width=0.5, **kwargs)
+        net = TransformerNet(num_styles=1, width=0.5, **kwargs)
         with torch.no_grad():
             for p in net.style_parameters():
                 p.normal_(1.0, 0.5)
@@ -88,7 +88,7 @@ def test_activation_outliers_find_a_planted_spike():
     from cinlab.artefacts import activation_outliers
 
     torch.manual_seed(0)
-    net = TransformerNet(2, width=0.25)
+    net = TransformerNet(num_styles=2, width=0.25)
     image = 0.4 + 0.02 * torch.rand(1, 3, 30, 34)  # not a multiple of 4: the mask is padded like the image
     image[..., 12:16, 12:16] = 1.0
     dot = torch.zeros(30, 34, dtype=torch.bool)

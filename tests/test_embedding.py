@@ -10,7 +10,7 @@ from cinlab.model import TransformerNet
 @pytest.fixture()
 def net():
     torch.manual_seed(0)
-    model = TransformerNet(4, width=0.25, style_names=["a", "b", "c", "d"])
+    model = TransformerNet(num_styles=4, width=0.25, style_names=["a", "b", "c", "d"])
     with torch.no_grad():
         for p in model.style_parameters():
             p.normal_(1.0, 0.3)

@@ -38,7 +38,7 @@ def test_is_monotonic():
 
 def test_interpolation_endpoints_are_the_pure_styles(vgg19):
     torch.manual_seed(0)
-    net = TransformerNet(3, width=0.25).eval()
+    net = TransformerNet(num_styles=3, width=0.25).eval()
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(1.0, 0.5)
@@ -76,7 +76,7 @@ def test_evaluation_honours_style_multipliers(vgg19):
     from cinlab.losses import StyleTransferLoss
 
     torch.manual_seed(0)
-    net = TransformerNet(2, width=0.25)
+    net = TransformerNet(num_styles=2, width=0.25)
     loss = StyleTransferLoss(vgg19, ("relu2_1",), ("relu1_1",), style_weight=1e-3)
     grams = loss.gram_targets([torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)])
     batches = [torch.rand(2, 3, 24, 24)]

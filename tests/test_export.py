@@ -13,7 +13,7 @@ from cinlab.model import TransformerNet
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    net = TransformerNet(3, width=0.25).eval()
+    net = TransformerNet(num_styles=3, width=0.25).eval()
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(mean=1.0, std=0.5)
@@ -57,7 +57,7 @@ def test_onnx_parity_with_onnxruntime(net, tmp_path):
 
 
 def test_export_runs_in_eval_mode_and_leaves_the_network_as_it_was(tmp_path):
-    net = TransformerNet(2, width=0.25).train()
+    net = TransformerNet(num_styles=2, width=0.25).train()
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "Exporting a model while it is in training mode"
         to_torchscript(net, tmp_path / "a.ts")

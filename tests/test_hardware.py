@@ -142,7 +142,7 @@ def test_one_function_decides_precision_for_training_and_inference(monkeypatch):
 
     for module in (cinlab.train, cinlab.model, cinlab.widgets):
         monkeypatch.setattr(module, "choose_precision", spy)
-    net = cinlab.TransformerNet(2, width=0.25)
+    net = cinlab.TransformerNet(num_styles=2, width=0.25)
     assert net.stylize(torch.rand(1, 3, 16, 16), 1).dtype == torch.float32
     mixer = cinlab.widgets.StyleMixer(net, torch.rand(1, 3, 16, 16), size=16)
     assert mixer.precision.dtype == torch.float16

@@ -87,9 +87,8 @@ def test_bgr_mixup_would_be_caught(vgg19):
     assert abs(swapped / right - 1) > 0.01
 
 
-def test_preprocessing_round_trip_and_caffe_values(vgg19):
+def test_caffe_preprocessing_values(vgg19):
     x = torch.rand(2, 3, 5, 7)
-    torch.testing.assert_close(vgg19.deprocess(vgg19.preprocess(x)), x)
     # Caffe: 0-255 scale minus the mean pixel (channels in RGB order here: see loss_network).
     expected = x * 255 - torch.tensor(CAFFE_MEAN_RGB).view(1, 3, 1, 1)
     torch.testing.assert_close(vgg19.preprocess(x), expected, rtol=1e-5, atol=1e-4)
@@ -99,7 +98,7 @@ def test_avg_pooling_option():
     net = LossNetwork("random", layers=("relu2_1",), pooling="avg")
     assert isinstance(net.features[4], torch.nn.AvgPool2d)
     with pytest.raises(ValueError, match="pooling"):
-        LossNetwork("random", pooling="min")
+        LossNetwork("random", layers=("relu1_1",), pooling="min")
 
 
 def test_input_checks():
@@ -113,7 +112,7 @@ def test_input_checks():
     with pytest.raises(ValueError, match="Unknown layer"):
         LossNetwork("random", layers=("relu6_1",))
     with pytest.raises(ValueError, match="backend"):
-        LossNetwork("vgg11")
+        LossNetwork("vgg11", layers=("relu1_1",))
 
 
 def test_random_backend_is_labelled():
@@ -142,3 +141,17 @@ def test_requested_conv_outputs_survive_inplace_relus():
     out = net(torch.rand(1, 3, 16, 16))
     assert (out["conv1_2"] < 0).any(), "conv1_2 was overwritten by its in-place ReLU"
     torch.testing.assert_close(out["relu1_2"], out["conv1_2"].clamp_min(0))
+
+
+def test_the_style_weight_of_another_loss_network_keeps_the_balance():
+    """torchvision's VGG-16 sees inputs divided by 255 and its std (~0.226): activations ~58x
+    smaller than Caffe VGG's, content loss ~58^2 smaller, style loss ~58^4: the style weight must
+    grow by ~58^2 for the same balance (the paper preset's rescaling)."""
+    from cinlab.loss_network import equivalent_style_weight
+    from cinlab.loss_network import TORCHVISION_STD
+
+    scale = 255 * sum(TORCHVISION_STD) / 3
+    assert equivalent_style_weight(1e-4, "vgg19") == 1e-4
+    assert equivalent_style_weight(1e-4, "vgg16") == pytest.approx(1e-4 * scale**2)
+    with pytest.raises(ValueError, match="backend"):
+        equivalent_style_weight(1e-4, "vgg11")

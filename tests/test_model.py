@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from cinlab import style
-from cinlab.model import ConditionalInstanceNorm2d, MIN_IMAGE_SIZE, TransformerNet, conditional_instance_norm
+from cinlab.model import MIN_IMAGE_SIZE, TransformerNet
+from cinlab.norms import ConditionalInstanceNorm2d, conditional_instance_norm
 
 
 def test_parameter_count_matches_the_paper():
@@ -16,7 +17,7 @@ def test_parameter_count_matches_the_paper():
 
 
 def test_no_conv_biases_and_magenta_init():
-    net = TransformerNet(2)
+    net = TransformerNet(num_styles=2)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 16 and all(c.bias is None for c in convs)
     weights = torch.cat([c.weight.flatten() for c in convs])
@@ -74,7 +75,7 @@ def test_cin_spatial_weights_give_each_region_its_style():
 
 
 def test_train_and_eval_give_identical_outputs():
-    net = TransformerNet(3)
+    net = TransformerNet(num_styles=3)
     x = torch.rand(2, 3, 32, 32)
     net.train()
     a = net(x, torch.tensor([0, 2]))
@@ -86,7 +87,7 @@ def test_train_and_eval_give_identical_outputs():
 
 @pytest.mark.parametrize("shape", [(16, 16), (37, 50), (64, 30), (101, 99)])
 def test_any_size_input_comes_back_the_same_size(shape):
-    net = TransformerNet(1, width=0.25)
+    net = TransformerNet(num_styles=1, width=0.25)
     out = net(torch.rand(1, 3, *shape))
     assert out.shape == (1, 3, *shape)
     assert 0 <= out.min() and out.max() <= 1
@@ -95,7 +96,7 @@ def test_any_size_input_comes_back_the_same_size(shape):
 def test_odd_sizes_are_reflect_padded_to_a_multiple_of_4_and_cropped_back():
     import torch.nn.functional as F
 
-    net = TransformerNet(1, width=0.25)
+    net = TransformerNet(num_styles=1, width=0.25)
     x = torch.rand(1, 3, 35, 43)
     padded = F.pad(x, (0, 1, 0, 1), mode="reflect")
     torch.testing.assert_close(net(x), net(padded)[..., :35, :43])
@@ -103,20 +104,58 @@ def test_odd_sizes_are_reflect_padded_to_a_multiple_of_4_and_cropped_back():
 
 def test_variants_exist_for_teaching():
     x = torch.rand(2, 3, 32, 32)
-    for kwargs in ({"norm": "in"}, {"norm": "bn"}, {"upsample": "transpose"}, {"padding": "zero"}):
-        assert TransformerNet(1, width=0.25, **kwargs)(x).shape == x.shape, kwargs
-    with pytest.raises(ValueError, match="num_styles=1"):
-        TransformerNet(3, norm="bn")
+    for kwargs in ({"upsample": "transpose"}, {"padding": "zero"}):
+        assert TransformerNet(num_styles=1, width=0.25, **kwargs)(x).shape == x.shape, kwargs
+
+
+def test_the_config_is_checked_once_where_it_is_made():
+    from cinlab.model import MAX_WIDTH, ModelConfig
+
+    for bad, message in (
+        ({"num_styles": 0}, "num_styles"),
+        ({"num_styles": 2.5}, "num_styles"),
+        ({"width": 1000}, f"width must be a number in \\(0, {MAX_WIDTH:g}\\]"),
+        ({"width": -1}, "width"),
+        ({"norm": "xyz"}, "norm must be one of"),
+        ({"upsample": "bicubic"}, "upsample"),
+        ({"padding": "circular"}, "padding"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ModelConfig(**bad)
+        with pytest.raises(ValueError, match=message):
+            TransformerNet(**bad)
+    with pytest.raises(TypeError, match="ModelConfig"):
+        TransformerNet(4)  # a number is not a config: num_styles=4
+    config = ModelConfig(num_styles=3, width=0.25)
+    assert TransformerNet(config).config == config
+    assert TransformerNet(config, width=0.5).config == ModelConfig(num_styles=3, width=0.5)
+
+
+def test_style_names_are_distinct():
+    with pytest.raises(ValueError, match="more than once"):
+        TransformerNet(num_styles=2, width=0.25, style_names=["a", "a"])
+    net = TransformerNet(num_styles=2, width=0.25, style_names=["a", "b"])
+    with pytest.raises(ValueError, match="more than once"):
+        net.add_styles(1, names=["a"])
+    assert net.num_styles == 2 and net.style_names == ["a", "b"]
+
+
+def test_conv_layers_are_the_network_s_own_list_in_forward_order():
+    net = TransformerNet(num_styles=2, width=0.25)
+    layers = net.conv_layers()
+    assert len(layers) == 3 + 2 * 5 + 3
+    assert layers[0] is net.conv1 and layers[3] is net.residuals[0].conv1 and layers[-1] is net.out
+    assert net.norm_layers() == [layer.norm for layer in layers]
 
 
 def test_width_multiplier_scales_channels():
-    small = TransformerNet(1, width=0.5)
+    small = TransformerNet(num_styles=1, width=0.5)
     assert small.config.channels() == (16, 32, 64)
-    assert small.num_shared_parameters() < TransformerNet(1).num_shared_parameters() / 3
+    assert small.num_shared_parameters() < TransformerNet(num_styles=1).num_shared_parameters() / 3
 
 
 def test_input_shape_size_and_device_errors():
-    net = TransformerNet(4, width=0.25)
+    net = TransformerNet(num_styles=4, width=0.25)
     with pytest.raises(ValueError, match="at least 16x16"):
         net(torch.rand(1, 3, MIN_IMAGE_SIZE - 1, 40), 0)
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
@@ -126,7 +165,7 @@ def test_input_shape_size_and_device_errors():
 
 
 def test_add_styles_grows_the_tables_and_keeps_old_rows():
-    net = TransformerNet(2, width=0.25)
+    net = TransformerNet(num_styles=2, width=0.25)
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_()
@@ -143,7 +182,7 @@ def test_add_styles_grows_the_tables_and_keeps_old_rows():
 
 def test_add_styles_with_identity_rows_appends_exactly_count_rows():
     """A bug found by reading: identity rows were cut from the old table, so count > N gave too few."""
-    net = TransformerNet(1, width=0.25)
+    net = TransformerNet(num_styles=1, width=0.25)
     labels = net.add_styles(3, init="identity")
     assert labels == [1, 2, 3] and net.num_styles == 4
     for layer in net.norm_layers():
@@ -163,7 +202,7 @@ def test_add_styles_with_identity_rows_appends_exactly_count_rows():
 )
 def test_add_styles_checks_everything_before_growing(kwargs, message):
     """A bug found by reading: names were checked after the tables grew, leaving a half-grown network."""
-    net = TransformerNet(2, width=0.25, style_names=["a", "b"])
+    net = TransformerNet(num_styles=2, width=0.25, style_names=["a", "b"])
     shapes = [p.shape for p in net.style_parameters()]
     with pytest.raises(ValueError, match=message):
         net.add_styles(**kwargs)
@@ -173,7 +212,7 @@ def test_add_styles_checks_everything_before_growing(kwargs, message):
 
 def test_stylize_fast_path_is_close_to_float32():
     torch.manual_seed(0)
-    net = TransformerNet(2, width=0.5)
+    net = TransformerNet(num_styles=2, width=0.5)
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(1.0, 0.5)

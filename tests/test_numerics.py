@@ -17,7 +17,7 @@ from cinlab.train import TrainConfig
 @pytest.fixture(scope="module")
 def setup():
     torch.manual_seed(0)
-    net = TransformerNet(3)
+    net = TransformerNet(num_styles=3)
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(1.0, 0.3)
@@ -64,7 +64,7 @@ def test_plain_training_step_equals_a_library_training_step(setup):
     """The ~dozen lines notebook 5 shows are what the Trainer does: same labels, same update."""
     net, config, loss, grams, content, _ = setup
     torch.manual_seed(1)
-    ours, plain = TransformerNet(3, width=1.0), PlainNet(3)
+    ours, plain = TransformerNet(num_styles=3, width=1.0), PlainNet(3)
     plain.copy_from(ours)
     vgg = PlainVGG()
     plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-3)
@@ -131,7 +131,8 @@ def test_bf16_autocast_losses_within_tolerance_of_float32(setup):
 
 def test_plain_gatys_takes_the_library_gatys_steps_with_adam():
     """Notebook 3 shows plain_gatys beside gatys(): same layers, weights and Adam give the same pastiche."""
-    from cinlab.loss_network import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
+    from cinlab.optimization import gatys_loss
+    from cinlab.paper import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
 
     content = cinlab.load_image("astronaut", (32, 40))
     style_image = cinlab.load_image("ihc", 32)
@@ -142,9 +143,7 @@ def test_plain_gatys_takes_the_library_gatys_steps_with_adam():
         steps=10,
         optimizer="adam",
         lr=0.02,
-        style_weight=1e-4,
-        content_layers=PAPER_CONTENT_LAYERS,
-        style_layers=PAPER_STYLE_LAYERS,
+        loss=gatys_loss(style_weight=1e-4, content_layers=PAPER_CONTENT_LAYERS, style_layers=PAPER_STYLE_LAYERS),
         progress=False,
     )
     moved = (plain - content).abs().mean().item()

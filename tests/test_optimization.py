@@ -7,7 +7,7 @@ import torch
 import cinlab
 from cinlab import color
 from cinlab.images import ImageError
-from cinlab.optimization import gatys
+from cinlab.optimization import gatys, gatys_loss
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,9 @@ def pair():
 def _run(pair, vgg19, **kwargs):
     content, style = pair
     kwargs.setdefault("steps", 15)
-    return gatys(content, style, loss_network=vgg19, device="cpu", progress=False, **kwargs)
+    return gatys(
+        content, style, loss=gatys_loss(loss=gatys_loss(loss_network=vgg19)), device="cpu", progress=False, **kwargs
+    )
 
 
 def test_lbfgs_loss_falls_nearly_monotonically(pair, vgg19):
@@ -61,7 +63,9 @@ def test_history_has_every_style_layer(pair, vgg19):
 def test_content_and_style_of_different_sizes_and_aspect_ratios(vgg19):
     content = cinlab.load_image("rocket", size=(40, 60))
     style = cinlab.load_image("coffee", size=(72, 40))
-    result = gatys(content, style, steps=3, loss_network=vgg19, device="cpu", progress=False, style_scale=0.8)
+    result = gatys(
+        content, style, steps=3, loss=gatys_loss(loss_network=vgg19), device="cpu", progress=False, style_scale=0.8
+    )
     assert result.image.shape == (1, 3, 40, 60)
     assert 0 <= result.image.min() and result.image.max() <= 1
 
@@ -76,7 +80,9 @@ def test_seeded_noise_init_is_reproducible(pair, vgg19):
 
 def test_multi_scale_runs_coarse_to_fine(pair, vgg19):
     content, style = pair
-    result = gatys(content, style, steps=3, scales=(24, 40), loss_network=vgg19, device="cpu", progress=False)
+    result = gatys(
+        content, style, steps=3, scales=(24, 40), loss=gatys_loss(loss_network=vgg19), device="cpu", progress=False
+    )
     assert min(result.image.shape[-2:]) == 40
     assert result.steps == 6 and len(result.history["total"]) == 6
 
@@ -98,13 +104,21 @@ def test_several_styles_blend_their_gram_targets(pair, vgg19):
     content, style = pair
     other = cinlab.load_image("chelsea", size=48)
     result = gatys(
-        content, [style, other], style_blend=[3, 1], steps=2, loss_network=vgg19, device="cpu", progress=False
+        content,
+        [style, other],
+        style_blend=[3, 1],
+        steps=2,
+        loss=gatys_loss(loss_network=vgg19),
+        device="cpu",
+        progress=False,
     )
     assert result.image.shape == content.shape
     with pytest.raises(ValueError, match="style_blend"):
-        gatys(content, [style, other], style_blend=[1], steps=1, loss_network=vgg19, progress=False)
+        gatys(content, [style, other], style_blend=[1], steps=1, loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ValueError, match="non-negative"):
-        gatys(content, [style, other], style_blend=[1, -1], steps=1, loss_network=vgg19, progress=False)
+        gatys(
+            content, [style, other], style_blend=[1, -1], steps=1, loss=gatys_loss(loss_network=vgg19), progress=False
+        )
 
 
 def _chroma_error(image, reference):
@@ -152,19 +166,21 @@ def test_yiq_round_trip():
 def test_bad_inputs_get_clear_errors(pair, vgg19, tmp_path):
     content, style = pair
     with pytest.raises(FileNotFoundError):
-        gatys(tmp_path / "missing.jpg", style, steps=1, loss_network=vgg19, progress=False)
+        gatys(tmp_path / "missing.jpg", style, steps=1, loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ImageError, match="0-255"):
-        gatys(content * 255, style, steps=1, loss_network=vgg19, progress=False)
+        gatys(content * 255, style, steps=1, loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ImageError, match="NaN"):
-        gatys(content, torch.full_like(style, float("nan")), steps=1, loss_network=vgg19, progress=False)
+        gatys(
+            content, torch.full_like(style, float("nan")), steps=1, loss=gatys_loss(loss_network=vgg19), progress=False
+        )
     with pytest.raises(ImageError, match="Zero-sized"):
-        gatys(np.zeros((0, 4, 3), np.uint8), style, steps=1, loss_network=vgg19, progress=False)
+        gatys(np.zeros((0, 4, 3), np.uint8), style, steps=1, loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ImageError, match="shape"):
-        gatys(torch.rand(1, 4, 8, 8), style, steps=1, loss_network=vgg19, progress=False)
+        gatys(torch.rand(1, 4, 8, 8), style, steps=1, loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ValueError, match="optimizer"):
-        gatys(content, style, optimizer="sgd", loss_network=vgg19, progress=False)
+        gatys(content, style, optimizer="sgd", loss=gatys_loss(loss_network=vgg19), progress=False)
     with pytest.raises(ValueError, match="preserve_color"):
-        gatys(content, style, preserve_color="yes", loss_network=vgg19, progress=False)
+        gatys(content, style, preserve_color="yes", loss=gatys_loss(loss_network=vgg19), progress=False)
 
 
 def test_texture_synthesis_matches_grams_from_noise(vgg19):

@@ -37,11 +37,11 @@ def test_training_scale_and_seconds_per_step():
     finetuned = training_scale(_metadata(step=500, trainable="styles", styles=["x"]))
     assert finetuned["images"] == pytest.approx(4_000 / 80_000)  # against the paper's 5,000 fine-tuning steps
     assert seconds_per_step(_metadata()) == pytest.approx(0.4)
-    net = TransformerNet(1, width=0.25)
+    net = TransformerNet(num_styles=1, width=0.25)
     net.metadata = _metadata()
     assert training_scale(net) == scale
     with pytest.raises(ValueError, match="metadata"):
-        training_scale(TransformerNet(1, width=0.25))
+        training_scale(TransformerNet(num_styles=1, width=0.25))
 
 
 def test_differences_from_paper_reads_the_metadata():
@@ -114,7 +114,10 @@ def test_training_step_flops_fine_tuning_skips_only_the_weight_gradients(vgg19):
     config = TrainConfig.preset("fast", styles=["ihc"], content=["astronaut", "coffee"], precision="float32")
     full = Trainer(config, loss_network=vgg19)
     tuned = Trainer(
-        config, TransformerNet(1, config.width, style_names=["ihc"]), trainable="styles", loss_network=vgg19
+        config,
+        TransformerNet(num_styles=1, width=config.width, style_names=["ihc"]),
+        trainable="styles",
+        loss_network=vgg19,
     )
     a, b = training_step_flops(full), training_step_flops(tuned)
     assert a["total"] == pytest.approx(a["network"] + a["loss"]) and a["network"] > 0 and a["loss"] > 0

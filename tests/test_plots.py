@@ -40,7 +40,7 @@ def _tiny_styled_net(names):
     from cinlab.model import TransformerNet
 
     torch.manual_seed(0)
-    model = TransformerNet(len(names), width=0.25, style_names=list(names))
+    model = TransformerNet(num_styles=len(names), width=0.25, style_names=list(names))
     with torch.no_grad():
         for p in model.style_parameters():
             p.normal_(1.0, 0.3)

@@ -67,7 +67,7 @@ def run_cli(*args, timeout=300):
 def small_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
-    return save_checkpoint(folder / "model.pt", TransformerNet(2, width=0.25, style_names=["a", "b"]))
+    return save_checkpoint(folder / "model.pt", TransformerNet(num_styles=2, width=0.25, style_names=["a", "b"]))
 
 
 @contextlib.contextmanager

@@ -122,7 +122,7 @@ def test_spatial_mask_is_continuous_in_softness():
 
 def test_the_network_follows_the_rule_in_forward_and_stylize():
     torch.manual_seed(0)
-    net = TransformerNet(4, width=0.25, style_names=NAMES)
+    net = TransformerNet(num_styles=4, width=0.25, style_names=NAMES)
     with torch.no_grad():
         for p in net.style_parameters():
             p.normal_(1.0, 0.5)

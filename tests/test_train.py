@@ -32,7 +32,7 @@ def tiny_config(**overrides):
 
 @pytest.fixture(scope="module")
 def loss_net():
-    from cinlab.loss_network import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
+    from cinlab.paper import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS
 
     return cinlab.LossNetwork("vgg19", layers=tuple(dict.fromkeys(PAPER_CONTENT_LAYERS + PAPER_STYLE_LAYERS)))
 
@@ -182,7 +182,7 @@ def test_eval_batches_are_the_same_for_every_run(loss_net):
 
 
 def test_corrupt_truncated_and_foreign_checkpoints_are_rejected(tmp_path):
-    net = TransformerNet(2, width=0.25)
+    net = TransformerNet(num_styles=2, width=0.25)
     good = save_checkpoint(tmp_path / "good.pt", net, metadata={"note": "test"})
     assert load_model(good).num_styles == 2
     truncated = tmp_path / "truncated.pt"
@@ -217,15 +217,15 @@ def test_pickled_code_is_refused(tmp_path):
 
 
 def test_mismatched_number_of_styles(tmp_path):
-    path = save_checkpoint(tmp_path / "ten.pt", TransformerNet(10, width=0.25))
+    path = save_checkpoint(tmp_path / "ten.pt", TransformerNet(num_styles=10, width=0.25))
     with pytest.raises(CheckpointError, match="10 styles, not the 4 expected"):
         load_model(path, num_styles=4)
     with pytest.raises(CheckpointError, match="number of styles"):
-        load_weights_into(TransformerNet(4, width=0.25), path)
+        load_weights_into(TransformerNet(num_styles=4, width=0.25), path)
 
 
 def test_half_precision_files_and_no_overwrite(tmp_path):
-    net = TransformerNet(2, width=0.25)
+    net = TransformerNet(num_styles=2, width=0.25)
     full = save_checkpoint(tmp_path / "full.pt", net)
     half = save_checkpoint(tmp_path / "half.pt", net, half=True)
     assert half.stat().st_size < 0.6 * full.stat().st_size
