@@ -23,7 +23,8 @@ torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 def vgg19():
     """The embedded VGG-19 up to relu5_1 (shared by the tests: loading costs ~0.5 s)."""
     from cinlab import LossNetwork
-    from cinlab.loss_network import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, PAPER_STYLE_LAYERS
+    from cinlab.optimization import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS
+    from cinlab.paper import PAPER_STYLE_LAYERS
 
     layers = tuple(dict.fromkeys(GATYS_CONTENT_LAYERS + GATYS_STYLE_LAYERS + PAPER_STYLE_LAYERS))
     return LossNetwork("vgg19", layers=layers)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import cinlab
-from cinlab.checkpoint import CheckpointError, load_checkpoint, load_model, load_weights_into, save_checkpoint
+from cinlab.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from cinlab.content import training_photos
 from cinlab.evaluation import read_log
 from cinlab.model import TransformerNet
@@ -107,11 +107,12 @@ def test_logs_checkpoints_and_metadata(loss_net, tmp_path):
 
     model = load_model(tmp_path / "model.pt")
     meta = model.metadata
+    config = TrainConfig.from_metadata(meta)
     assert model.num_styles == 2 and model.style_names == ["ihc", "brick"]
-    assert meta["style_size"] == 40 and meta["step"] == 4 and meta["backend"] == "vgg19"
-    assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert config.style_size == 40 and meta["step"] == 4 and config.backend == "vgg19"
+    assert config.style_layers == ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
     assert len(meta["style_sha256"]) == 2 and all(len(h) == 64 for h in meta["style_sha256"])
-    assert meta["width"] == 0.25 and meta["cinlab_version"] == cinlab.__version__
+    assert config.width == 0.25 and meta["cinlab_version"] == cinlab.__version__
     # The file loads with weights_only=True (no pickled code).
     payload = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert payload["training"]["step"] == 4
@@ -220,8 +221,6 @@ def test_mismatched_number_of_styles(tmp_path):
     path = save_checkpoint(tmp_path / "ten.pt", TransformerNet(num_styles=10, width=0.25))
     with pytest.raises(CheckpointError, match="10 styles, not the 4 expected"):
         load_model(path, num_styles=4)
-    with pytest.raises(CheckpointError, match="number of styles"):
-        load_weights_into(TransformerNet(num_styles=4, width=0.25), path)
 
 
 def test_half_precision_files_and_no_overwrite(tmp_path):
@@ -242,6 +241,28 @@ def test_bad_training_configs():
         Trainer(TrainConfig(styles=[]))
     with pytest.raises(ValueError, match="Unknown preset"):
         TrainConfig.preset("huge")
+    with pytest.raises(ValueError, match="more than once"):
+        TrainConfig(styles=["ihc", "brick", "ihc"]).validate()
+    with pytest.raises(ValueError, match="width must be a number in"):
+        TrainConfig(styles=["ihc"], width=1000).validate()  # checked before a network is built
+    with pytest.raises(ValueError, match="style_layer_weights names"):
+        TrainConfig(styles=["ihc"], style_layer_weights={"relu5_1": 2.0}).validate()
+    with pytest.raises(ValueError, match="tv_weight"):
+        TrainConfig(styles=["ihc"], tv_weight=float("nan")).validate()
+
+
+def test_the_command_line_says_in_one_line_what_cannot_train(tmp_path, capsys):
+    from cinlab.cli import main
+
+    assert main(["train", "--styles", "ihc", "--out", str(tmp_path / "wide"), "--width", "1000", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "width must be a number in" in err
+    # --resume on a folder whose checkpoint.pt is a model file (no training state): a clean message
+    (tmp_path / "model_only").mkdir()
+    save_checkpoint(tmp_path / "model_only" / "checkpoint.pt", TransformerNet(num_styles=1, width=0.25))
+    assert main(["train", "--resume", "--out", str(tmp_path / "model_only"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no training state" in err and "Traceback" not in err
 
 
 def test_content_from_an_image_folder(loss_net, tmp_path):
