@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,22 @@ TICK = "\u2713"
 
 class ExerciseFailed(AssertionError):
     """The student's code gives a wrong result; the message says what is wrong and what to try."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the verdict alone, after the traceback of the
+        student's own error when there is one (the check's frames say nothing to a student)."""
+        verdict = [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        cause = self.__cause__
+        if cause is None:
+            return verdict
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            shown = shell.InteractiveTB.structured_traceback(type(cause), cause, cause.__traceback__)
+        except (ImportError, AttributeError, TypeError):  # outside IPython (get_ipython() is None): plain formatting
+            shown = traceback.format_exception(type(cause), cause, cause.__traceback__)
+        return [*shown, "", *verdict]
 
 
 class ExerciseNotWritten(ExerciseFailed):
