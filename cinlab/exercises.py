@@ -39,6 +39,10 @@ extra: ``pip install "cinlab[teach]"``)::
 
 writes every notebook (default: all of ``notebooks/``) with its solutions replaced by nbgrader's stub
 (``raise NotImplementedError()``) and its outputs cleared, using nbgrader's own preprocessors.
+
+(Longer than the other modules, on purpose: each check is mostly its list of the mistakes students
+make, each with the words that explain it; the seven share one set of helpers, and a teacher reads
+them side by side with the notebooks.)
 """
 
 from __future__ import annotations
