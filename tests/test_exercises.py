@@ -1,5 +1,9 @@
 """cinlab.exercises: every check passes correct solutions and names each typical mistake in words."""
 
+import re
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -9,6 +13,8 @@ from exercise_cells import EXERCISES
 import cinlab
 from cinlab import exercises
 from cinlab.exercises import ExerciseFailed, ExerciseNotWritten
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def fails_with(check, solution, *words, **kwargs):
@@ -503,7 +509,7 @@ def unmasked_rows(model, new_label):
 
 
 def only_gamma(model, new_label):
-    tables = masked_rows(model, new_label)
+    masked_rows(model, new_label)
     return [layer.gamma for layer in model.norm_layers()]
 
 
@@ -579,3 +585,27 @@ def test_mixing_stub():
 
 def test_numpy_result_is_named():
     fails_with(exercises.check_total_variation, lambda x: np.zeros(x.shape[0], dtype=np.float32), "NumPy")
+
+
+# ----------------------------------------------------------------------------- the planned cells in their notebooks
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_planned_exercise_fits_its_notebook(key):
+    """Inserted at its anchor (or already there), the exercise keeps the notebook's text rules, and no other
+    cell uses the student's function (so the student version runs the same after it)."""
+    from exercise_cells import check_metadata, insert_exercise, solution_metadata
+    from test_notebook_text import RULES
+
+    path = ROOT / "notebooks" / EXERCISES[key]["notebook"]
+    nb = nbformat.read(path, 4)
+    grade_id = solution_metadata(key)["nbgrader"]["grade_id"]
+    if not any(cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id for cell in nb.cells):
+        insert_exercise(nb, key)
+    for rule, find in RULES.items():
+        assert not find(nb), f"{rule}: {find(nb)}"
+    ours = {grade_id, check_metadata(key)["nbgrader"]["grade_id"]}
+    name = re.compile(rf"(?<![\w.]){EXERCISES[key]['function']}\b")  # a bare name; cinlab.gram_matrix is fine
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") not in ours:
+            assert not name.search(cell.source), f"cell {i} uses the student's `{EXERCISES[key]['function']}`"
