@@ -10,8 +10,10 @@ How the notebooks write an exercise, and so what this test holds them to:
   whichever comes first, counting positions inside a cell: notebooks 5-7 put an exercise's answer at the
   top of the cell that starts the next exercise, or of the ``## Summary`` cell.
 - Its answer, inside that span, is either an ``<details><summary>Answer</summary> ... </details>`` block
-  with text in it, or (an exercise where students write code) a solution cell followed by a check cell,
-  marked with nbgrader's metadata (``solution: true`` and ``grade: true``, see ``cinlab.exercises``).
+  with text in it (in a markdown cell, or written by a code cell that generates it from computed values,
+  ``display(Markdown(f"<details><summary>Answer</summary> ..."))``), or (an exercise where students write
+  code) a solution cell followed by a check cell, marked with nbgrader's metadata (``solution: true`` and
+  ``grade: true``, see ``cinlab.exercises``).
 """
 
 import re
@@ -96,6 +98,8 @@ def events(nb):
                 stream.append((i, 0, "solution", None))
             elif nbgrader(cell).get("grade"):
                 stream.append((i, 0, "check", None))
+            elif "<summary>Answer</summary>" in cell.source:  # an answer generated from computed values
+                stream.append((i, 0, "answer", None))
             continue
         if cell.cell_type != "markdown":
             continue
@@ -245,6 +249,7 @@ def test_exercises_without_an_answer_are_found(cells):
     "cells",
     [
         ["**Exercise 1 — why?** Explain.\n\n" + ANSWER, "py:print(1)"],
+        ["**Exercise 1 — why?**", 'py:display(Markdown(f"<details><summary>Answer</summary>\\n\\n{x:.0%}</details>"))'],
         [
             "## Exercises",
             "**1. Predict.**",
@@ -261,7 +266,13 @@ def test_exercises_without_an_answer_are_found(cells):
             ("cinlab.exercises.check_f(f)", {"grade": True}),
         ],
     ],
-    ids=["answer in the same cell", "answers in later cells", "numbered elsewhere", "solution and check"],
+    ids=[
+        "answer in the same cell",
+        "generated answer",
+        "answers in later cells",
+        "numbered elsewhere",
+        "solution and check",
+    ],
 )
 def test_answered_exercises_pass(cells):
     assert not unanswered_exercises(notebook(*cells))
