@@ -1071,13 +1071,13 @@ def _student_preprocessors() -> list:
     ]
 
 
-def student_version(path: str | Path) -> str:
+def student_version(path: str | Path, preprocessors: Sequence | None = None) -> str:
     """The student version of one notebook as JSON text (solutions replaced by nbgrader's stub, outputs cleared)."""
     import nbformat
     from nbconvert.exporters import NotebookExporter
 
     exporter = NotebookExporter()
-    for preprocessor in _student_preprocessors():
+    for preprocessor in preprocessors if preprocessors is not None else _student_preprocessors():
         exporter.register_preprocessor(preprocessor, enabled=True)
     nb = nbformat.read(str(path), as_version=4)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(Path(path).parent)}})
@@ -1091,6 +1091,7 @@ def write_student_notebooks(
     ``notebooks/``) into ``out_dir``, atomically; existing files are kept unless ``overwrite``."""
     from .files import check_output, write_bytes
 
+    preprocessors = _student_preprocessors()  # before any work: nbgrader must be there
     if notebooks is None:
         folder = Path(__file__).resolve().parent.parent / "notebooks"
         notebooks = sorted(folder.glob("*.ipynb"))
@@ -1109,7 +1110,7 @@ def write_student_notebooks(
     for target in targets:  # before any work: refuse to overwrite, or a folder we cannot write
         check_output(target, overwrite)
     for source, target in zip(sources, targets):
-        write_bytes(target, student_version(source).encode("utf-8"), overwrite=overwrite)
+        write_bytes(target, student_version(source, preprocessors).encode("utf-8"), overwrite=overwrite)
     return targets
 
 
