@@ -92,9 +92,9 @@ import torch
 import cinlab
 device = cinlab.default_device()  # the GPU when there is one; the notebooks use it
 precision = cinlab.hardware.choose_precision(device)
-gpu = f" ({{torch.cuda.get_device_name(device)}})" if device.type == "cuda" else ""
-scaler = " with a gradient scaler" if precision.needs_grad_scaler else ""
-print(f"cinlab {{cinlab.__version__}} · device: {{device}}{{gpu}} · training precision: {{precision.name}}{{scaler}}")
+_gpu = f" ({{torch.cuda.get_device_name(device)}})" if device.type == "cuda" else ""
+_scaler = " with a gradient scaler" if precision.needs_grad_scaler else ""  # float16 (a T4)
+print(f"cinlab {{cinlab.__version__}} · device: {{device}}{{_gpu}} · training precision: {{precision.name}}{{_scaler}}")
 if cinlab.__version__ != "{version}":
     print("note: this notebook was written for cinlab {version}; some cells may differ in yours.")'''
 
