@@ -22,6 +22,7 @@ A map of the package, one module per chapter of the paper, plumbing below:
 ``plots``, ``widgets``        figures and live ipywidgets
 ``images``, ``registry``      image tensors; the catalogue of paintings and photos
 ``checkpoint``, ``export``    files of trained networks; TorchScript and ONNX
+``shipped``                   the networks and logs that ship with cinlab, by name
 ``hardware``, ``files``       devices and precision; safe writes and locks
 ``config``, ``cli``           environment settings; the command line
 ============================  ==============================================================
@@ -40,6 +41,7 @@ from . import (
     plots,
     reference,
     registry,
+    shipped,
     style,
 )
 from ._version import __version__
@@ -54,6 +56,7 @@ from .norms import ConditionalInstanceNorm2d
 from .optimization import gatys
 from .plots import show_images
 from .registry import image_info, image_names
+from .shipped import shipped_models
 from .train import TrainConfig, Trainer
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "plots",
     "reference",
     "registry",
+    "shipped",
     "style",
     "by_mode",
     "fast_mode",
@@ -91,6 +95,7 @@ __all__ = [
     "ModelConfig",
     "TransformerNet",
     "load_model",
+    "shipped_models",
     "save_checkpoint",
     "gatys",
     "TrainConfig",

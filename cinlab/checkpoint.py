@@ -43,6 +43,7 @@ from ._version import __version__
 from .files import check_output, write_bytes
 from .hardware import resolve_device
 from .model import ARCHITECTURES, ModelConfig, TransformerNet, check_style_names
+from .shipped import resolve_model
 
 FORMAT = "cinlab-transformer"
 FORMAT_VERSION = 3
@@ -269,7 +270,7 @@ def load_model(path, device=None, *, num_styles: int | None = None) -> Transform
     present, as everywhere in cinlab). ``num_styles``, if given, must match the checkpoint's.
     The training metadata is available as ``model.metadata``.
     """
-    path = Path(path)
+    path = resolve_model(path)  # a network's name ("impressionist10") -> its file (cinlab.shipped)
     device = resolve_device(device)
     net = model_from_checkpoint(load_checkpoint(path), str(path))
     if num_styles is not None and net.num_styles != num_styles:

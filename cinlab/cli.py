@@ -5,7 +5,8 @@
     cinlab add-style --model model.pt --styles van_gogh_cottages --out RUN_FOLDER
     cinlab stylize   --model model.pt --content PHOTO --style 3 --out OUT.png
     cinlab export    --model model.pt --format onnx --out model.onnx
-    cinlab download-images --out FOLDER [--set varied32]
+    cinlab download-images --out FOLDER [--set varied32]   # images, networks, VGG-19 weights
+    cinlab --version
 
 Images are registry names (``cinlab.image_names()``) or file paths. ``--size`` is always the
 shorter side of an output image; training crops are ``--crop-size``. Output files are never
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from ._version import __version__
 from .files import RunLockedError
 
 #: Errors that mean "fix the input (or the disk, or wait)": one line, exit status 2.
@@ -294,16 +296,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_download_images(args: argparse.Namespace) -> int:
-    from .config import IMAGE_DIR_ENV
-    from .registry import download_images
+    from .shipped import fill_class_folder
 
-    results = download_images(args.out, args.set, progress=not args.quiet)
-    failed = {name: msg for name, msg in results.items() if isinstance(msg, str)}
-    print(f"{len(results) - len(failed)} of {len(results)} images verified in {args.out}")
-    for name, message in failed.items():
-        print(f"  failed: {name}: {message}", file=sys.stderr)
-    print(f"to use them offline: export {IMAGE_DIR_ENV}={Path(args.out).resolve()}")
-    return 2 if failed else 0
+    filled = fill_class_folder(args.out, args.set, progress=not args.quiet)
+    for stream, line in filled.report():
+        print(line, file=sys.stdout if stream == "out" else sys.stderr, flush=True)
+    return 0 if filled.complete else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cinlab", description="Neural style transfer for teaching (Dumoulin et al. 2017)."
     )
+    parser.add_argument("--version", action="version", version=f"cinlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gatys", help="stylise one image by optimising its pixels (Gatys et al.)")
@@ -377,13 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_export)
 
     d = sub.add_parser(
-        "download-images", help="download and verify the registry's images into a folder, for offline use"
+        "download-images",
+        help="fill a class folder for offline use: the registry's images, the networks, the VGG-19 weights",
+        description="Fill FOLDER with everything the course needs offline, each file verified by its sha256: the "
+        "registry's images (copied from CINLAB_IMAGE_DIR when it has them, else downloaded), the shipped networks "
+        "(models/) and the VGG-19 weights (weights/). Then point every machine at it: export CINLAB_IMAGE_DIR=FOLDER.",
     )
-    d.add_argument("--out", required=True, help="the folder (use it as CINLAB_IMAGE_DIR)")
+    d.add_argument("--out", required=True, help="the class folder (then export CINLAB_IMAGE_DIR=FOLDER)")
     d.add_argument(
         "--set", default=None, help="only one set (varied32, impressionist10, finetune, photos, train_photos)"
     )
-    d.add_argument("--quiet", action="store_true")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_download_images)
     return parser
 

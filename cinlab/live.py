@@ -34,6 +34,8 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
+from .config import render_threads_from_env
+
 
 class RenderCancelled(Exception):
     """A render stopped part-way because its picture was no longer wanted (see :meth:`StyleMixer.render`)."""
@@ -54,7 +56,7 @@ def render_threads() -> int:
     waits at every layer for the thread that lost the core (measured: 128 px took 960 ms with
     2 threads against 183 ms with 1 while the browser was busy).
     """
-    return int(os.environ.get("CINLAB_RENDER_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+    return render_threads_from_env() or max(1, (os.cpu_count() or 2) // 2)
 
 
 class LatestOnly:

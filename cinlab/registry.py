@@ -4,7 +4,8 @@
 licensed photos, 120 training photographs (CQ100 and Kodak), and sample images that ship inside
 scikit-image and matplotlib (no download). Files are downloaded with pooch on first use, checked
 against their sha256, and kept in the image folder (:func:`image_dir`: ``CINLAB_IMAGE_DIR`` or
-the user cache). :func:`download_images` fills a folder for a class without network.
+the user cache). :func:`download_images` fills a folder for a class without network (from the
+network, or copied from another image folder).
 
 Sets: ``varied32`` (32 paintings), ``impressionist10`` (cinlab's stand-in for the paper's 10
 Monets), ``finetune`` (2 paintings held out of varied32), ``photos`` (photos for figures),
@@ -14,21 +15,31 @@ Monets), ``finetune`` (2 paintings held out of varied32), ``photos`` (photos for
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import functools
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import config
-from .files import file_sha256
+from .files import atomic_output, file_sha256
 
 
 class ImageNotAvailableError(FileNotFoundError):
-    """A registry image is neither in the image folder nor downloadable right now."""
+    """A registry image is neither in the image folder nor downloadable right now.
+
+    ``image`` is its name and ``reason`` the cause in a few words (the message says what to do).
+    """
+
+    def __init__(self, message: str, *, image: str = "", reason: str = ""):
+        super().__init__(message)
+        self.image = image
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -63,18 +74,41 @@ class ImageInfo:
         return f"{self.title}, {self.artist}{year}"
 
 
+class RegistryError(ValueError):
+    """The image registry (``images.csv``) is malformed; the message names the file, line and column."""
+
+
+#: Columns every row of ``images.csv`` must have (the others may be left out).
+REQUIRED_COLUMNS = ("name", "file", "kind", "sets", "title", "artist", "year", "credit", "source", "url", "sha256")
+OPTIONAL_COLUMNS = ("width", "height", "local_file", "local_sha256", "note")
+
+
 @functools.lru_cache(maxsize=None)
 def registry() -> dict[str, ImageInfo]:
-    """All registered images by name, read once from ``data/images.csv``."""
+    """All registered images by name, read once from cinlab's ``images.csv`` (:func:`cinlab.config.assets_dir`)."""
     path = config.assets_dir() / "images.csv"
     if not path.exists():
         raise FileNotFoundError(
-            f"cinlab's image registry {path} is missing. Install cinlab from its source checkout "
-            f"(pip install -e .) or set {config.ASSETS_ENV} to the project's data/ folder."
+            f"cinlab's image registry {path} is missing. Reinstall cinlab (pip install cinlab, or pip install -e . "
+            f"in its checkout), or set {config.ASSETS_ENV} to a folder holding images.csv, models/ and results/."
         )
     out = {}
     with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        absent = [c for c in REQUIRED_COLUMNS if c not in header]
+        if absent:
+            raise RegistryError(
+                f"{path}, line 1 (the header): no {', '.join(map(repr, absent))} column; "
+                f"expected the columns {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}."
+            )
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            missing = [c for c in REQUIRED_COLUMNS if row.get(c) is None]  # a short row leaves them None
+            if missing:
+                raise RegistryError(f"{where}: the row ends before the {missing[0]!r} column.")
+            if not row["name"]:
+                raise RegistryError(f"{where}: the 'name' column is empty.")
             out[row["name"]] = ImageInfo(
                 name=row["name"],
                 file=row["file"],
@@ -87,13 +121,23 @@ def registry() -> dict[str, ImageInfo]:
                 source=row["source"],
                 url=row["url"],
                 sha256=row["sha256"],
-                width=int(row["width"]) if row["width"] else None,
-                height=int(row["height"]) if row["height"] else None,
-                local_file=row.get("local_file", ""),
-                local_sha256=row.get("local_sha256", ""),
-                note=row.get("note", ""),
+                width=_optional_int(row, "width", where),
+                height=_optional_int(row, "height", where),
+                local_file=row.get("local_file") or "",
+                local_sha256=row.get("local_sha256") or "",
+                note=row.get("note") or "",
             )
     return out
+
+
+def _optional_int(row: dict, column: str, where: str) -> int | None:
+    text = row.get(column) or ""
+    try:
+        return int(text) if text else None
+    except ValueError:
+        raise RegistryError(
+            f"{where}: the {column!r} column should be a whole number of pixels, not {text!r}."
+        ) from None
 
 
 def image_sets() -> list[str]:
@@ -175,35 +219,91 @@ def fetch(name: str, folder: str | os.PathLike | None = None) -> Path:
     try:
         return Path(store.fetch(info.file, progressbar=False))
     except Exception as err:  # network errors, permission errors, hash mismatch after download
+        reason = f"{type(err).__name__}: {_short(err)}"
         raise ImageNotAvailableError(
             f"Image {name!r}: {target} {problem}, and downloading it from {info.url} failed "
-            f"({type(err).__name__}: {_short(err)}). To work offline, run `cinlab download-images --out FOLDER` "
+            f"({reason}). To work offline, run `cinlab download-images --out FOLDER` "
             f"on a machine with network and set {config.IMAGE_DIR_ENV}=FOLDER here, or save that URL as {target} "
-            f"(sha256 {info.sha256})."
+            f"(sha256 {info.sha256}).",
+            image=name,
+            reason=reason,
         ) from None  # the message carries the cause; pooch's long network traceback would bury it
 
 
 def download_images(
-    folder: str | os.PathLike, set_name: str | None = None, *, progress: bool = True
+    folder: str | os.PathLike,
+    set_name: str | None = None,
+    *,
+    progress: bool = True,
+    source: str | os.PathLike | None = None,
 ) -> dict[str, Path | str]:
-    """Download and verify every registered image (or one set) into ``folder``.
+    """Fill ``folder`` with every registered image (or one set), each verified by its sha256.
 
-    Images already there with the right sha256 are kept. Returns ``{name: path}`` for the
-    images now present and ``{name: "error message"}`` for those that failed, so a teacher can
-    fill a folder before a class without network and point ``CINLAB_IMAGE_DIR`` at it.
+    An image already in ``folder`` is kept; one in ``source`` (default: the current image folder,
+    :func:`image_dir`, e.g. ``CINLAB_IMAGE_DIR``) is copied from there; the rest are downloaded.
+    Returns ``{name: path}`` for the images now present and ``{name: reason}`` (a short string)
+    for those that are not, so a teacher can fill a folder for a class without network and point
+    ``CINLAB_IMAGE_DIR`` at it (``cinlab download-images`` also adds the networks and VGG weights).
     """
     from tqdm.auto import tqdm
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    source = Path(source) if source is not None else image_dir()
+    copy_from = source if source.is_dir() and source.resolve() != folder.resolve() else None
     names = [n for n in image_names(set_name) if not registry()[n].builtin]
     results: dict[str, Path | str] = {}
-    for name in tqdm(names, desc="images", disable=not progress):
-        try:
-            results[name] = fetch(name, folder)
-        except ImageNotAvailableError as err:
-            results[name] = str(err)
+    downloaded, failures = 0, 0
+    with _quiet_pooch():  # the progress bar says it; not a log line per image
+        for name in tqdm(names, desc="images", disable=not progress):
+            info = registry()[name]
+            try:
+                found = _present(folder, info) or (copy_from and _copy_verified(info, copy_from, folder))
+                if found:
+                    results[name] = found
+                elif failures >= NETWORK_GIVE_UP and not downloaded:
+                    # Offline, each attempt costs a retry and a pause: 161 images took minutes to fail.
+                    results[name] = f"not tried: the first {failures} downloads failed; no network, it seems"
+                else:
+                    results[name] = fetch(name, folder)
+                    downloaded += 1
+            except ImageNotAvailableError as err:
+                results[name] = err.reason
+                failures += 1
     return results
+
+
+#: Downloads that must fail, with none succeeding, before :func:`download_images` stops trying.
+NETWORK_GIVE_UP = 3
+
+
+@contextlib.contextmanager
+def _quiet_pooch():
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _copy_verified(info: ImageInfo, source: Path, folder: Path) -> Path | None:
+    """Copy ``info``'s file from ``source`` into ``folder`` if ``source`` has it with the right hash."""
+    found = _present(source, info)
+    if found is None:
+        return None
+    target = folder / found.relative_to(source)
+    digest = info.sha256 if found == source / info.file else info.local_sha256
+    # A file already at target has the wrong hash (else _present would have found it): replace it,
+    # as a download would.
+    with atomic_output(target, overwrite=True) as tmp:
+        shutil.copyfile(found, tmp)
+        if file_sha256(tmp) != digest:
+            raise ImageNotAvailableError(f"Copying {found} gave a different file.", image=info.name)
+    return target
 
 
 def _short(err: BaseException, limit: int = 160) -> str:
