@@ -12,6 +12,11 @@ Images are registry names (``cinlab.image_names()``) or file paths. ``--size`` i
 shorter side of an output image; training crops are ``--crop-size``. Output files are never
 overwritten without ``--overwrite``, and outputs are checked before any work starts. Every
 problem a user can fix is one line on stderr naming the problem and the fix, exit status 2.
+The options of ``train`` and ``add-style`` are derived from :class:`cinlab.train.TrainConfig`'s
+fields and the help written next to them: a new setting needs no edit here.
+
+(Longer than the other modules, on purpose: one parser and its commands, each a few lines that
+call the library, read best together.)
 """
 
 from __future__ import annotations

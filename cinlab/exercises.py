@@ -58,7 +58,8 @@ import torch
 from torch import nn
 
 from . import losses
-from .model import ConditionalInstanceNorm2d, TransformerNet
+from .model import TransformerNet
+from .norms import ConditionalInstanceNorm2d
 from .style import resolve_style
 
 __all__ = [
@@ -855,7 +856,7 @@ def check_new_row_training(fn: Callable, name: str | None = None) -> None:
     _callable(fn, name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(700)
-        model = TransformerNet(3, width=0.125)
+        model = TransformerNet(num_styles=3, width=0.125)
         with torch.no_grad():
             for table in model.style_parameters():
                 table.normal_(1.0, 0.3)

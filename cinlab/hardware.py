@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -188,3 +189,18 @@ def _native_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def describe_hardware() -> str:
+    """The GPU's name, or the CPU's model and torch's thread count (for results files)."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    name = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {name}, {torch.get_num_threads()} threads"

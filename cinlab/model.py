@@ -54,7 +54,7 @@ class ModelConfig:
     def __post_init__(self):
         n, width = self.num_styles, self.width
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STYLES:
-            raise ValueError(f"num_styles must be a whole number from 1 to {MAX_STYLES:,}; got {n!r}.")
+            raise ValueError(f"num_styles must be an integer from 1 to {MAX_STYLES:,}; got {n!r}.")
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= MAX_WIDTH:
             raise ValueError(
                 f"width must be a number in (0, {MAX_WIDTH:g}] (1.0 is the paper's network, 0.25 a quarter of its "

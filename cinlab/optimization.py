@@ -90,18 +90,10 @@ def gatys_loss(
     :class:`LossNetwork` (it must have the layers), ``pooling`` is that of a new one. Pass the
     result as ``gatys(..., loss=...)``.
     """
-    if loss_network is None:
-        loss_network = LossNetwork(
-            "vgg19", layers=tuple(dict.fromkeys((*content_layers, *style_layers))), pooling=pooling
-        )
-    return StyleTransferLoss(
-        loss_network,
-        content_layers,
-        style_layers,
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
-    )
+    layers = tuple(dict.fromkeys((*content_layers, *style_layers)))
+    network = loss_network if loss_network is not None else LossNetwork("vgg19", layers=layers, pooling=pooling)
+    weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
+    return StyleTransferLoss(network, content_layers, style_layers, **weights)
 
 
 def gatys_objective(

@@ -21,6 +21,9 @@ the shipped files needs ``--overwrite`` too. ``--pack DIR`` packs the staged res
 The ``gpu`` profile measures the training speed first (a compiled step of the first run) and
 picks u so that everything, compilation, evaluation and packing included, fits ``--budget``
 seconds (default 540).
+
+(Longer than the other modules, on purpose: the run table and everything it drives, training,
+the summary and shipping, are one campaign; in one file a new record shows every place it reaches.)
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from .checkpoint import load_model, save_checkpoint
 from .config import assets_dir
 from .evaluation import interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
 from .files import OVERWRITE_HINT, write_bytes
+from .hardware import describe_hardware
 from .images import load_image, square
 from .packs import PackError, install, pack
 from .registry import image_names
@@ -244,20 +248,6 @@ def measure_blobs(runs: Path, size: int = 512) -> dict:
     return out
 
 
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {name}, {torch.get_num_threads()} threads"
-
-
 # ----------------------------------------------------------------------------- shipping
 
 
@@ -430,7 +420,7 @@ def _main(args: argparse.Namespace) -> dict:
         started=start,
     )
     summary = summarize(runs, unit, args.profile, profile["photo_size"])
-    summary["device"] = _hardware()
+    summary["device"] = describe_hardware()
     summary["settings"] = {
         **profile,
         **{

@@ -20,9 +20,7 @@ def pair():
 def _run(pair, vgg19, **kwargs):
     content, style = pair
     kwargs.setdefault("steps", 15)
-    return gatys(
-        content, style, loss=gatys_loss(loss=gatys_loss(loss_network=vgg19)), device="cpu", progress=False, **kwargs
-    )
+    return gatys(content, style, loss=gatys_loss(loss_network=vgg19), device="cpu", progress=False, **kwargs)
 
 
 def test_lbfgs_loss_falls_nearly_monotonically(pair, vgg19):

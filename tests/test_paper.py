@@ -3,25 +3,25 @@
 import pytest
 
 from cinlab.model import TransformerNet
+from cinlab.train import TrainConfig
 
 
 def _metadata(**overrides):
+    """A network's metadata as the trainer writes it: the run's config, and the run's facts."""
+    from cinlab.train import TrainConfig
+
+    config = TrainConfig.preset(
+        "cpu", styles=["water_lilies", "olive_trees"], content=["amber", "coffee"], held_out=("tubingen", "chelsea")
+    )
     meta = {
+        "config": config.to_dict(),
         "step": 2_500,
-        "batch_size": 8,
-        "crop_size": 96,
-        "style_size": 144,
         "styles": ["water_lilies", "olive_trees"],
-        "backend": "vgg19",
         "loss_network": "vgg19 (max pooling, caffe preprocessing)",
-        "content_layers": ["relu3_3"],
-        "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
-        "content": ["amber", "coffee"],
         "trainable": "all",
         "precision": "bfloat16",
         "device": "cpu",
         "seconds": 1000.0,
-        "config": {"eval_batches": 4, "eval_batch_size": None, "held_out": ["tubingen", "chelsea"]},
     }
     meta.update(overrides)
     return meta
@@ -96,9 +96,10 @@ def test_differences_from_paper_of_a_shipped_network():
     net = cinlab_load(path)
     rows = {r["aspect"]: r["here"] for r in differences_from_paper(net)}
     meta = net.metadata
-    assert rows["crops and batch"] == f"{meta['crop_size']} px crops, batch {meta['batch_size']}"
+    config = TrainConfig.from_metadata(meta)
+    assert rows["crops and batch"] == f"{config.crop_size} px crops, batch {config.batch_size}"
     assert f"{meta['step']:,}" in rows["training steps"]
-    assert training_scale(net)["images_seen"] == meta["step"] * meta["batch_size"]
+    assert training_scale(net)["images_seen"] == meta["step"] * config.batch_size
 
 
 def cinlab_load(path):

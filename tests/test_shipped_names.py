@@ -78,7 +78,7 @@ def test_a_network_in_the_class_folder_loads_by_name(elsewhere, tmp_path):
     torch.manual_seed(0)
     ours = tmp_path / "class" / "models" / "our_class_network.pt"
     ours.parent.mkdir(parents=True)
-    cinlab.save_checkpoint(ours, TransformerNet(2, width=0.25, style_names=["a", "b"]))
+    cinlab.save_checkpoint(ours, TransformerNet(num_styles=2, width=0.25, style_names=["a", "b"]))
     assert cinlab.load_model("our_class_network", "cpu").style_names == ["a", "b"]
     # A shipped name means cinlab's own network, whatever a class folder holds under that name.
     shutil.copy(ours, ours.with_name("impressionist10.pt"))
