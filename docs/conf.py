@@ -28,7 +28,17 @@ extensions = [
 root_doc = "index"
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 # The staging folder mirrors the repository; only these are pages.
-exclude_patterns = ["_build", "**/.ipynb_checkpoints", "_vendor", "web", "build", "benchmarks", "tests", "cinlab", "data"]
+exclude_patterns = [
+    "_build",
+    "**/.ipynb_checkpoints",
+    "_vendor",
+    "web",
+    "build",
+    "benchmarks",
+    "tests",
+    "cinlab",
+    "data",
+]
 include_patterns = ["index.md", "notebooks/*.ipynb", "notebooks/*.md", "api/*.md", "mixer.md"]
 
 # ----------------------------------------------------------------------------- MyST and notebooks

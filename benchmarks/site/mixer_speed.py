@@ -1,0 +1,110 @@
+"""The style mixer's speed: time per picture in headless Chromium against cinlab's PyTorch ``stylize``.
+
+    python benchmarks/site/mixer_speed.py [--site build/site] [--runs 10] [--sizes 256 512] [--threads 1 2]
+
+Opens the built site's mixer page (served locally with the cross-origin isolation headers that
+multi-threaded WebAssembly needs) in Debian's Chromium through Playwright, and times the page's own
+engine (``window.cinlabMixer.engine.time``: onnxruntime-web, WebAssembly, the network the page
+shows first) on square pictures of each size, 1 and 2 threads, each after a warm-up; then
+``model.stylize`` of the same checkpoint in PyTorch (float32, ``torch.get_num_threads()``
+threads) in this process, same sizes, same machine, same run. Prints medians, ratios and the
+load average. Builds the site first when ``--site`` has none (``python docs/build.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "docs"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "browser"))
+
+from harness import launch_chromium  # noqa: E402
+from serve import serving  # noqa: E402
+
+
+def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with serving(site, isolate=True) as url, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            for threads in threads_list:
+                page = browser.new_page()
+                errors = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"{url}mixer.html?backend=wasm&threads={threads}")
+                page.evaluate("() => window.cinlabMixer.ready")
+                info = page.evaluate("() => window.cinlabMixer.info")
+                if info["threads"] != threads:
+                    raise RuntimeError(f"asked for {threads} threads, the page runs {info['threads']}: {info}")
+                for size in sizes:
+                    times = page.evaluate("([s, n]) => window.cinlabMixer.engine.time(s, s, n)", [size, runs])
+                    out[("wasm", threads, size)] = times
+                network = page.evaluate("() => window.cinlabMixer.manifest.networks[0].name")
+                if errors:
+                    raise RuntimeError(f"page errors: {errors}")
+                page.close()
+        finally:
+            browser.close()
+    return out, network
+
+
+def torch_times(network: str, sizes, runs: int) -> dict:
+    import torch
+
+    import cinlab
+
+    net = cinlab.load_model(ROOT / "data" / "models" / f"{network}.pt", device="cpu")
+    out = {}
+    for size in sizes:
+        photo = torch.rand(1, 3, size, size)
+        net.stylize(photo, 0, precision="float32")  # warm-up
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            net.stylize(photo, 0, precision="float32")
+            times.append(1000 * (time.perf_counter() - t0))
+        out[size] = times
+    return out, torch.get_num_threads()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "build" / "site")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args(argv)
+    if not (args.site / "mixer" / "mixer.json").is_file():
+        subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(args.site)], check=True)
+    load_before = os.getloadavg()
+    web, network = browser_times(args.site, args.sizes, args.threads, args.runs)
+    reference, torch_threads = torch_times(network, args.sizes, args.runs)
+    load_after = os.getloadavg()
+    print(f"# mixer speed: {network}, median of {args.runs} per picture (ms), square pictures")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average {load_before[0]:.2f} -> {load_after[0]:.2f}"
+    )
+    print(f"{'size':>6} {'backend':>16} {'median ms':>10} {'PyTorch ms':>11} {'ratio':>6}")
+    for size in args.sizes:
+        ref = statistics.median(reference[size])
+        print(f"{size:>6} {'PyTorch (%d thr)' % torch_threads:>16} {ref:>10.0f} {ref:>11.0f} {1.0:>6.2f}")
+        for threads in args.threads:
+            med = statistics.median(web[("wasm", threads, size)])
+            print(
+                f"{size:>6} {'WASM %d thread%s' % (threads, 's' if threads > 1 else ''):>16} {med:>10.0f} {ref:>11.0f} {med / ref:>6.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
