@@ -24,7 +24,6 @@ cached in ``build/site-cache`` keyed by the checkpoint's and the exporter's sha2
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html.parser
 import json
 import os

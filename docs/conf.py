@@ -8,8 +8,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 
-import cinlab  # noqa: E402
-from cinlab import project as cinlab_project  # noqa: E402
+import cinlab
+from cinlab import project as cinlab_project
 
 project = "cinlab"
 author = "the cinlab authors"

@@ -24,9 +24,6 @@ import numpy as np
 import torch
 
 import cinlab
-from cinlab import export, registry
-from cinlab.images import encode_image, painting_thumbnail, resize
-
 from build import (
     BUILTIN_PHOTOS,
     MAX_ASPECT,
@@ -39,6 +36,8 @@ from build import (
     BuildError,
     log,
 )
+from cinlab import export, registry
+from cinlab.images import encode_image, painting_thumbnail, resize
 
 #: What the page accepts from a reader: file size and decoded pixels (cinlab's own default cap).
 UPLOAD_LIMITS = {"max_bytes": 20_000_000, "max_pixels": 50_000_000}

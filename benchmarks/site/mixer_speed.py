@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "docs"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "browser"))
 
-from harness import launch_chromium  # noqa: E402
-from serve import serving  # noqa: E402
+from harness import launch_chromium
+from serve import serving
 
 
 def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
@@ -39,8 +39,8 @@ def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
         try:
             for threads in threads_list:
                 page = browser.new_page()
-                errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                errors: list[str] = []
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
                 page.goto(f"{url}mixer.html?backend=wasm&threads={threads}")
                 page.evaluate("() => window.cinlabMixer.ready")
                 info = page.evaluate("() => window.cinlabMixer.info")
@@ -97,11 +97,11 @@ def main(argv=None) -> int:
     print(f"{'size':>6} {'backend':>16} {'median ms':>10} {'PyTorch ms':>11} {'ratio':>6}")
     for size in args.sizes:
         ref = statistics.median(reference[size])
-        print(f"{size:>6} {'PyTorch (%d thr)' % torch_threads:>16} {ref:>10.0f} {ref:>11.0f} {1.0:>6.2f}")
+        print(f"{size:>6} {f'PyTorch ({torch_threads} thr)':>16} {ref:>10.0f} {ref:>11.0f} {1.0:>6.2f}")
         for threads in args.threads:
             med = statistics.median(web[("wasm", threads, size)])
             print(
-                f"{size:>6} {'WASM %d thread%s' % (threads, 's' if threads > 1 else ''):>16} {med:>10.0f} {ref:>11.0f} {med / ref:>6.2f}"
+                f"{size:>6} {f'WASM {threads} thread' + ('s' if threads > 1 else ''):>16} {med:>10.0f} {ref:>11.0f} {med / ref:>6.2f}"
             )
     return 0
 

@@ -538,7 +538,15 @@ async function switchNetwork(index) {
   setStatus(`Loading ${net.name} (${(net.bytes / 1e6).toFixed(1)} MB)…`);
   root.dataset.state = 'loading';
   try {
-    engine = await Engine.create(runtime, new URL(net.file, HERE).href, net.styles.length);
+    try {
+      engine = await Engine.create(runtime, new URL(net.file, HERE).href, net.styles.length);
+    } catch (e) {
+      if (runtime.backend !== 'webgpu') throw e;
+      console.warn('WebGPU could not run the network; using WebAssembly', e);
+      runtime = await loadRuntime('wasm', runtime.threads);
+      api.info = { backend: runtime.backend, threads: runtime.threads, isolated: runtime.isolated };
+      engine = await Engine.create(runtime, new URL(net.file, HERE).href, net.styles.length);
+    }
   } catch (e) {
     setStatus(`The network ${net.name} could not be loaded: ${e.message || e}`, 'error');
     root.dataset.state = 'error';
