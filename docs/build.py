@@ -44,26 +44,6 @@ DEFAULT_OUT = ROOT / "build" / "site"
 DEFAULT_STAGE = ROOT / "build" / "site-src"
 DEFAULT_CACHE = ROOT / "build" / "site-cache"
 
-#: The networks the mixer offers (checkpoints in data/models/), the first one shown first.
-MIXER_NETWORKS = ("impressionist10", "varied32")
-#: The mixer's picture: the photos' shorter side in px (the size its parity test compares at).
-PHOTO_SIDE = 256
-#: Painting thumbnails (square, px).
-THUMB_SIDE = 96
-#: Photos that ship inside scikit-image / matplotlib (no download), in the chooser's order.
-BUILTIN_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "motorcycle", "grace_hopper")
-#: Longest side / shortest side of a sample photo: wider photos are centre-cropped to this.
-MAX_ASPECT = 1.5
-#: onnxruntime-web files the mixer loads: the WebAssembly build, and the WebGPU build (used only
-#: where the browser has WebGPU).
-ORT_FILES = (
-    "ort.wasm.min.mjs",
-    "ort-wasm-simd-threaded.mjs",
-    "ort-wasm-simd-threaded.wasm",
-    "ort.webgpu.min.mjs",
-    "ort-wasm-simd-threaded.asyncify.mjs",
-    "ort-wasm-simd-threaded.asyncify.wasm",
-)
 #: MathJax 3 (es5 build) files the pages load: the TeX-to-HTML component, its fonts and the
 #: extensions it loads on demand (no speech rule engine: 4 MB the pages never ask for).
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "a11y", "ui", "adaptors")
@@ -333,7 +313,7 @@ def build(
         log("the mixer's assets: networks, onnxruntime-web, photos, paintings")
         from mixer_assets import build_mixer_assets
 
-        build_mixer_assets(out / "mixer", cache=cache, node_modules=NODE_MODULES)
+        build_mixer_assets(out / "mixer", cache=cache)
     (out / ".nojekyll").write_text("")
     log("checking every internal link and image")
     problems = check_links(out)
@@ -373,15 +353,13 @@ def main(argv: list[str] | None = None) -> int:
             jobs=args.jobs,
             mixer=not args.no_mixer,
         )
-    except BuildError as e:
+    except (BuildError, RuntimeError, OSError) as e:
         print(f"[site] build failed: {e}", file=sys.stderr)
         return 1
     print(json.dumps(summary))
     return 0
 
 
-sys.path.insert(0, str(DOCS))
+sys.path.insert(0, str(DOCS))  # docs/mixer_assets.py
 if __name__ == "__main__":
-    import build  # one copy of this module (docs/mixer_assets.py imports it): one BuildError
-
-    sys.exit(build.main())
+    sys.exit(main())

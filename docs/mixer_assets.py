@@ -1,6 +1,6 @@
 """The style mixer's assets, written by ``docs/build.py`` into the site's ``mixer/`` folder.
 
-- ``networks/<name>.onnx``: each network of :data:`build.MIXER_NETWORKS` exported by
+- ``networks/<name>.onnx``: each network of :data:`MIXER_NETWORKS` exported by
   :func:`cinlab.export.to_onnx` with float16 weights (float32 arithmetic), with its parity against
   PyTorch measured here (onnxruntime on the CPU, the first sample photo at the picture's size);
 - ``mixer.json``: the networks (file, size, style names and paintings, the checkpoint's training
@@ -24,20 +24,42 @@ import numpy as np
 import torch
 
 import cinlab
-from build import (
-    BUILTIN_PHOTOS,
-    MAX_ASPECT,
-    MIXER_NETWORKS,
-    ORT_FILES,
-    PHOTO_SIDE,
-    ROOT,
-    THUMB_SIDE,
-    WEB,
-    BuildError,
-    log,
-)
 from cinlab import export, registry
 from cinlab.images import encode_image, painting_thumbnail, resize
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "web"
+NODE_MODULES = WEB / "node_modules"
+
+#: The networks the mixer offers (checkpoints in data/models/), the first one shown first.
+MIXER_NETWORKS = ("impressionist10", "varied32")
+#: The mixer's picture: the photos' shorter side in px (the size its parity test compares at).
+PHOTO_SIDE = 256
+#: Painting thumbnails (square, px).
+THUMB_SIDE = 96
+#: Photos that ship inside scikit-image / matplotlib (no download), in the chooser's order.
+BUILTIN_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "motorcycle", "grace_hopper")
+#: Longest side / shortest side of a sample photo: wider photos are centre-cropped to this.
+MAX_ASPECT = 1.5
+#: onnxruntime-web files the mixer loads: the WebAssembly build, and the WebGPU build (used only
+#: where the browser has WebGPU).
+ORT_FILES = (
+    "ort.wasm.min.mjs",
+    "ort-wasm-simd-threaded.mjs",
+    "ort-wasm-simd-threaded.wasm",
+    "ort.webgpu.min.mjs",
+    "ort-wasm-simd-threaded.asyncify.mjs",
+    "ort-wasm-simd-threaded.asyncify.wasm",
+)
+
+
+class BuildError(RuntimeError):
+    """The mixer's assets could not be built; the message says why."""
+
+
+def log(message: str) -> None:
+    print(f"[site] {message}", flush=True)
+
 
 #: What the page accepts from a reader: file size and decoded pixels (cinlab's own default cap).
 UPLOAD_LIMITS = {"max_bytes": 20_000_000, "max_pixels": 50_000_000}
@@ -210,7 +232,7 @@ def export_network(name: str, folder: Path, cache: Path | None, photo: torch.Ten
     return entry, net
 
 
-def build_mixer_assets(target: Path, *, cache: Path | None, node_modules: Path) -> dict:
+def build_mixer_assets(target: Path, *, cache: Path | None, node_modules: Path = NODE_MODULES) -> dict:
     """Write everything the mixer page loads into ``target`` (the site's ``mixer/``); returns the manifest."""
     target.mkdir(parents=True, exist_ok=True)
     ort_dir = node_modules / "onnxruntime-web" / "dist"

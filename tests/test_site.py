@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "browser"))
 
-import build as site_build  # noqa: E402  (docs/build.py)
+import build as site_build
 
 pytestmark = pytest.mark.site
 
@@ -132,6 +132,7 @@ def test_site_has_every_page_and_the_mixers_assets(site):
     assert (site / "index.html").is_file() and (site / ".nojekyll").is_file() and (site / "mixer.html").is_file()
     index = (site / "index.html").read_text()
     assert "Fig 4" in index and "_images/fig4" in index  # the README's figure is on the landing page
+    assert 'href="mixer.html"' in index  # the README's link to docs/mixer.md is the mixer page
     chapters = site_build.chapters_from_docstring(cinlab.__doc__)
     assert len(list((site / "api").glob("[0-9][0-9]_*.html"))) >= len(chapters)
     manifest = json.loads((site / "mixer" / "mixer.json").read_text())

@@ -4,8 +4,9 @@
   and the pages that open it in Colab, Kaggle and Binder, all from :func:`cinlab.project.notebook_links`
   (the one configured repository address).
 - A link from a page to a file of the repository that is not a page of the site (``cinlab/reference.py``,
-  ``environment.yml``) goes to that file in the repository; a link to a file that does not exist
-  stays a broken link, which the build reports.
+  ``environment.yml``) goes to that file in the repository; a link to ``docs/<page>.md`` (the README's
+  link to the mixer) or to ``README.md`` goes to that page of the site; a link to a file that does not exist stays a
+  broken link, which the build reports.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.util import logging
 
 from cinlab import project as cinlab_project
@@ -52,32 +54,61 @@ def repository_file_url(path: str) -> str:
     return f"{cinlab_project.repository_url()}/blob/{cinlab_project.REF}/{path}"
 
 
-def resolve_repository_file(app, env, node, contnode):
-    """``missing-reference``: a MyST link to a file of the repository that is not a page."""
-    if node.get("refdomain") not in (None, "", "myst") and node.get("reftype") != "myst":
-        return None
-    target = node.get("reftarget", "")
-    if not target or "://" in target:
-        return None
-    path, _, fragment = target.partition("#")
-    here = PurePosixPath(node.get("refdoc", "index")).parent
-    relative = PurePosixPath(*(here / path).parts)
-    repo = Path(app.config.cinlab_repository_root)
-    parts = []
-    for part in relative.parts:  # normalise a/../b without touching the file system
+def _repository_path(refdoc: str, target: str) -> str | None:
+    """``target`` (relative to the page ``refdoc``) as a path from the repository root, or None when it
+    leaves the repository. The staged pages sit where their sources sit in the repository."""
+    parts: list[str] = []
+    for part in (PurePosixPath(refdoc).parent / target).parts:
         if part == "..":
             if not parts:
                 return None
             parts.pop()
         elif part != ".":
             parts.append(part)
-    rel = "/".join(parts)
-    if not rel or not (repo / rel).is_file():
-        return None
-    url = repository_file_url(rel) + (f"#{fragment}" if fragment else "")
-    ref = nodes.reference("", "", internal=False, refuri=url)
-    ref += contnode
-    return ref
+    return "/".join(parts) or None
+
+
+def link_repository_files(app, doctree) -> None:
+    """``doctree-read``: MyST links to repository files that are not pages of the site.
+
+    ``docs/<page>.md`` and ``README.md`` become links to those pages; any other file of the repository
+    (``cinlab/reference.py``) a link to it in the repository (:func:`repository_file_url`); a path that
+    is not a file of the repository is left alone, and MyST reports it (the build fails).
+    """
+    repo = Path(app.config.cinlab_repository_root)
+    for node in list(doctree.findall(addnodes.pending_xref)) + list(doctree.findall(addnodes.download_reference)):
+        if node.get("reftype") != "myst" or node.get("refdomain") not in (None, ""):
+            continue
+        target = node.get("reftarget", "")
+        if not target or "://" in target or target.startswith("#"):
+            continue
+        path, _, fragment = target.partition("#")
+        rel = _repository_path(node.get("refdoc", app.env.docname), path)
+        if rel is None or not (repo / rel).is_file():
+            continue
+        page = "index" if rel == "README.md" else None
+        if rel.startswith("docs/") and rel.endswith(".md"):
+            page = rel[len("docs/") : -len(".md")]
+        if page is not None and page in app.env.found_docs:
+            new = addnodes.pending_xref(
+                "",
+                *node.children,
+                refdomain="doc",
+                reftarget=page,
+                reftargetid=fragment or None,
+                refdoc=node.get("refdoc", app.env.docname),
+                reftype="myst",
+                refexplicit=node.get("refexplicit", True),
+            )
+        else:
+            new = nodes.reference(
+                "",
+                "",
+                *node.children,
+                internal=False,
+                refuri=repository_file_url(rel) + (f"#{fragment}" if fragment else ""),
+            )
+        node.replace_self(new)
 
 
 def resolve_package_alias(app, env, node, contnode):
@@ -112,6 +143,6 @@ def resolve_package_alias(app, env, node, contnode):
 def setup(app):
     app.add_config_value("cinlab_repository_root", str(Path(__file__).resolve().parents[2]), "env")
     app.connect("doctree-read", add_notebook_links)
-    app.connect("missing-reference", resolve_repository_file, priority=900)
+    app.connect("doctree-read", link_repository_files)
     app.connect("missing-reference", resolve_package_alias, priority=900)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
