@@ -93,3 +93,4 @@ mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[
 suppress_warnings = []
 html_context = {"default_mode": "light"}  # the reader's toggle still switches; no empty mode to complain about
 html_favicon = "_static/favicon.svg"
+toc_object_entries_show_parents = "hide"  # the right-hand contents: "stylize()", not "TransformerNet.stylize()"
