@@ -86,6 +86,25 @@ def test_api_pages_follow_the_module_table_and_cover_every_module():
     assert first == "api/01_reference.md"
 
 
+@needs_tools
+def test_staging_takes_whatever_notebooks_and_guides_are_committed(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "README.md").write_text("# A course\n\n[the guide](notebooks/TEACHING.md)\n")
+    for name in ("02_b.ipynb", "01_a.ipynb", "TEACHING.md"):
+        (repo / "notebooks" / name).write_text("{}" if name.endswith(".ipynb") else "# Guide\n")
+    (repo / "data").mkdir()
+    monkeypatch.setattr(site_build, "ROOT", repo)
+    stage = tmp_path / "stage"
+    notebooks = site_build.stage_sources(stage, mixer=False)
+    assert notebooks == ["01_a", "02_b"]
+    index = (stage / "index.md").read_text()
+    assert index.startswith("# A course") and "notebooks/01_a\nnotebooks/02_b\nnotebooks/TEACHING" in index
+    assert (stage / "notebooks" / "TEACHING.md").is_file() and (stage / "data").is_symlink()
+    assert (stage / "_vendor" / "mathjax" / "tex-chtml.js").is_file()
+    assert not (stage / "mixer.md").exists() and "mixer" not in index
+
+
 def test_notebook_links_come_from_the_project_address():
     sys.path.insert(0, str(ROOT / "docs" / "_ext"))
     from cinlab_site import notebook_links_node

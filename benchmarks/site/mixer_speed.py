@@ -49,6 +49,7 @@ def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
                 for size in sizes:
                     times = page.evaluate("([s, n]) => window.cinlabMixer.engine.time(s, s, n)", [size, runs])
                     out[("wasm", threads, size)] = times
+                out[("drag", threads)] = drag_latencies(page)
                 network = page.evaluate("() => window.cinlabMixer.manifest.networks[0].name")
                 if errors:
                     raise RuntimeError(f"page errors: {errors}")
@@ -56,6 +57,24 @@ def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
         finally:
             browser.close()
     return out, network
+
+
+def drag_latencies(page, moves: int = 30, interval: float = 0.033) -> list[dict]:
+    """Drag the two-style slider like a hand (``moves`` pointer moves ``interval`` s apart) and return
+    the page's record of input-to-painted times: previews while it moves, then the full picture."""
+    page.locator('.mixer-tabs [data-mode="two"]').click()
+    page.wait_for_function("() => document.getElementById('mixer-picture').dataset.quality === 'full'")
+    page.evaluate("() => { window.cinlabMixer.latencies = []; }")
+    box = page.locator("#mixer-alpha").bounding_box()
+    y, x0, x1 = box["y"] + box["height"] / 2, box["x"] + 4, box["x"] + box["width"] - 4
+    page.mouse.move(x0, y)
+    page.mouse.down()
+    for i in range(1, moves + 1):
+        page.mouse.move(x0 + (x1 - x0) * i / moves, y)
+        time.sleep(interval)  # a hand's pace, not a wait for the page
+    page.mouse.up()
+    page.wait_for_function("() => window.cinlabMixer.latencies.some((l) => l.kind === 'full')", timeout=120_000)
+    return page.evaluate("() => window.cinlabMixer.latencies")
 
 
 def torch_times(network: str, sizes, runs: int) -> dict:
@@ -102,6 +121,18 @@ def main(argv=None) -> int:
             med = statistics.median(web[("wasm", threads, size)])
             print(
                 f"{size:>6} {f'WASM {threads} thread' + ('s' if threads > 1 else ''):>16} {med:>10.0f} {ref:>11.0f} {med / ref:>6.2f}"
+            )
+    print("# dragging the two-style slider (30 moves in 1 s): input to picture painted, ms")
+    for threads in args.threads:
+        lat = web[("drag", threads)]
+        previews = sorted(x["ms"] for x in lat if x["kind"] == "preview")
+        full = [x["ms"] for x in lat if x["kind"] == "full"]
+        if previews:
+            p90 = previews[min(len(previews) - 1, int(0.9 * len(previews)))]
+            print(
+                f"  WASM {threads} thread(s): {len(previews)} previews, median {statistics.median(previews):.0f}, "
+                f"p90 {p90:.0f}, max {previews[-1]:.0f}; full picture {full[-1]:.0f} after the last input "
+                f"(incl. {200} ms rest)"
             )
     return 0
 

@@ -38,6 +38,7 @@ const api = {
   lastFull: null, // {key, ms, weights, photo, network, width, height}
   lastPreview: null,
   renders: 0,
+  latencies: [], // {kind, ms}: input (the control's event) to the picture drawn and the next frame painted
   engine: null,
   manifest: null,
 };
@@ -124,6 +125,7 @@ const scheduler = new LatestOnly(async (job) => {
     api.lastPreview = { key: job.key, ms: result.ms, width: input.width, height: input.height };
     if (canvas.dataset.key === current && canvas.dataset.quality === 'full') return; // already final
     drawScaled(result.image);
+    noteLatency('preview', job.t);
     canvas.dataset.quality = 'preview';
     canvas.dataset.key = job.key;
     $('mixer-timing').textContent = `preview ${input.width} × ${input.height} px in ${result.ms.toFixed(0)} ms`;
@@ -132,6 +134,7 @@ const scheduler = new LatestOnly(async (job) => {
     canvas.width = result.image.width;
     canvas.height = result.image.height;
     ctx.putImageData(result.image, 0, 0);
+    noteLatency('full', job.t);
     canvas.dataset.quality = 'full';
     canvas.dataset.key = job.key;
     api.lastFull = {
@@ -148,6 +151,13 @@ const scheduler = new LatestOnly(async (job) => {
   }
   $('mixer-caption').textContent = describe(job.weights);
 });
+
+function noteLatency(kind, t) {
+  requestAnimationFrame(() => {
+    api.latencies.push({ kind, ms: performance.now() - t });
+    if (api.latencies.length > 1000) api.latencies.splice(0, 500);
+  });
+}
 
 function engineLabel() {
   if (!runtime) return '';
@@ -204,7 +214,7 @@ function changed(settled) {
     return;
   }
   if (!engine || !state.photo) return;
-  const job = { key: keyOf(weights), weights, photo: state.photo, network: network().name };
+  const job = { key: keyOf(weights), weights, photo: state.photo, network: network().name, t: performance.now() };
   $('mixer-caption').textContent = describe(weights);
   clearTimeout(restTimer);
   if (canvas.dataset.key === job.key && canvas.dataset.quality === 'full') return;
@@ -249,7 +259,7 @@ function addPhotoButton(name, src, caption) {
     list.append(button);
   }
   const img = button.querySelector('img');
-  img.src = src;
+  if (src) img.src = src;
   img.alt = caption;
   button.title = caption;
 }
@@ -586,6 +596,7 @@ async function start() {
     runtime = await loadRuntime('wasm', threads); // no WebGPU after all
   }
   api.info = { backend: runtime.backend, threads: runtime.threads, isolated: runtime.isolated };
+  for (const entry of manifest.photos) addPhotoButton(entry.name, '', entry.caption); // in the manifest's order
   await Promise.all(manifest.photos.map(addSamplePhoto));
   state.photo = manifest.photos[0].name;
   for (const b of document.querySelectorAll('.mixer-photo')) b.setAttribute('aria-pressed', String(b.dataset.photo === state.photo));
