@@ -178,6 +178,7 @@ def test_notebook_pages_show_still_pictures_answers_and_links(site):
     images = page.count("<img")
     assert images >= widget_outputs
     assert "embed-amd.js" not in page and "cdn.jsdelivr" not in page and "require.min.js" not in page
+    assert "widget-state+json" not in page  # the saved widget state is for a widget manager: left out
 
 
 # ----------------------------------------------------------------------------- in the browser

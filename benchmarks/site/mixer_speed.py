@@ -5,9 +5,11 @@
 Opens the built site's mixer page (served locally with the cross-origin isolation headers that
 multi-threaded WebAssembly needs) in Debian's Chromium through Playwright, and times the page's own
 engine (``window.cinlabMixer.engine.time``: onnxruntime-web, WebAssembly, the network the page
-shows first) on square pictures of each size, 1 and 2 threads, each after a warm-up; then
+shows first; one page with 1 thread, one with 2) on square pictures of each size, against
 ``model.stylize`` of the same checkpoint in PyTorch (float32, ``torch.get_num_threads()``
-threads) in this process, same sizes, same machine, same run. Prints medians, ratios and the
+threads) in this process, interleaved run by run (same sizes, same machine, same moments), each
+after a warm-up. Then it drags the two-style slider in each page and reports input-to-picture
+times of the previews and of the full picture. Prints medians, ratios and the
 load average. Builds the site first when ``--site`` has none (``python docs/build.py``).
 """
 
@@ -30,40 +32,60 @@ from harness import launch_chromium
 from serve import serving
 
 
-def browser_times(site: Path, sizes, threads_list, runs: int) -> dict:
+def run_all(site: Path, sizes, threads_list, runs: int) -> tuple[dict, dict, str, int]:
+    """Time the page's engine (one page per thread count) and PyTorch, interleaved: for each size, round r
+    runs one PyTorch picture and then one picture in each page, so a change in the machine's load
+    touches all of them alike. Then the slider drag in each page."""
+    import torch
     from playwright.sync_api import sync_playwright
 
-    out = {}
+    import cinlab
+
+    web: dict = {}
+    reference: dict = {}
     with serving(site, isolate=True) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         try:
+            pages = {}
             for threads in threads_list:
                 page = browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.on("pageerror", lambda e: print(f"page error: {e}", file=sys.stderr))
                 page.goto(f"{url}mixer.html?backend=wasm&threads={threads}")
                 page.evaluate("() => window.cinlabMixer.ready")
                 info = page.evaluate("() => window.cinlabMixer.info")
                 if info["threads"] != threads:
                     raise RuntimeError(f"asked for {threads} threads, the page runs {info['threads']}: {info}")
-                for size in sizes:
-                    times = page.evaluate("([s, n]) => window.cinlabMixer.engine.time(s, s, n)", [size, runs])
-                    out[("wasm", threads, size)] = times
-                out[("drag", threads)] = drag_latencies(page)
-                network = page.evaluate("() => window.cinlabMixer.manifest.networks[0].name")
-                if errors:
-                    raise RuntimeError(f"page errors: {errors}")
-                page.close()
+                pages[threads] = page
+            network = pages[threads_list[0]].evaluate("() => window.cinlabMixer.manifest.networks[0].name")
+            net = cinlab.load_model(ROOT / "data" / "models" / f"{network}.pt", device="cpu")
+            for size in sizes:
+                photo = torch.rand(1, 3, size, size)
+                net.stylize(photo, 0, precision="float32")  # warm-ups
+                for page in pages.values():
+                    page.evaluate("([s]) => window.cinlabMixer.engine.time(s, s, 1)", [size])
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    net.stylize(photo, 0, precision="float32")
+                    reference.setdefault(size, []).append(1000 * (time.perf_counter() - t0))
+                    for threads, page in pages.items():
+                        (ms,) = page.evaluate("([s]) => window.cinlabMixer.engine.time(s, s, 1, false)", [size])
+                        web.setdefault(("wasm", threads, size), []).append(ms)
+            for threads, page in pages.items():
+                web[("drag", threads)] = drag_latencies(page)
         finally:
             browser.close()
-    return out, network
+    return web, reference, network, torch.get_num_threads()
 
 
 def drag_latencies(page, moves: int = 30, interval: float = 0.033) -> list[dict]:
     """Drag the two-style slider like a hand (``moves`` pointer moves ``interval`` s apart) and return
     the page's record of input-to-painted times: previews while it moves, then the full picture."""
     page.locator('.mixer-tabs [data-mode="two"]').click()
-    page.wait_for_function("() => document.getElementById('mixer-picture').dataset.quality === 'full'")
+    page.wait_for_function(
+        """() => { const c = document.getElementById('mixer-picture'); const f = window.cinlabMixer.lastFull;
+                   return !window.cinlabMixer.busy() && c.dataset.quality === 'full' && f && c.dataset.key === f.key; }""",
+        timeout=120_000,
+    )
     page.evaluate("() => { window.cinlabMixer.latencies = []; }")
     box = page.locator("#mixer-alpha").bounding_box()
     y, x0, x1 = box["y"] + box["height"] / 2, box["x"] + 4, box["x"] + box["width"] - 4
@@ -77,25 +99,6 @@ def drag_latencies(page, moves: int = 30, interval: float = 0.033) -> list[dict]
     return page.evaluate("() => window.cinlabMixer.latencies")
 
 
-def torch_times(network: str, sizes, runs: int) -> dict:
-    import torch
-
-    import cinlab
-
-    net = cinlab.load_model(ROOT / "data" / "models" / f"{network}.pt", device="cpu")
-    out = {}
-    for size in sizes:
-        photo = torch.rand(1, 3, size, size)
-        net.stylize(photo, 0, precision="float32")  # warm-up
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            net.stylize(photo, 0, precision="float32")
-            times.append(1000 * (time.perf_counter() - t0))
-        out[size] = times
-    return out, torch.get_num_threads()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, default=ROOT / "build" / "site")
@@ -106,8 +109,7 @@ def main(argv=None) -> int:
     if not (args.site / "mixer" / "mixer.json").is_file():
         subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(args.site)], check=True)
     load_before = os.getloadavg()
-    web, network = browser_times(args.site, args.sizes, args.threads, args.runs)
-    reference, torch_threads = torch_times(network, args.sizes, args.runs)
+    web, reference, network, torch_threads = run_all(args.site, args.sizes, args.threads, args.runs)
     load_after = os.getloadavg()
     print(f"# mixer speed: {network}, median of {args.runs} per picture (ms), square pictures")
     print(

@@ -37,6 +37,14 @@ def notebook_links_node(filename: str) -> nodes.paragraph:
     return para
 
 
+def drop_widget_state(app, doctree) -> None:
+    """``doctree-read``: a notebook's saved widget state is for a widget manager, which a static page
+    does not load (the widgets' still pictures are shown instead): leave it out of the page."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    NbMetadataCollector.get_js_files(app.env, app.env.docname).pop("ipywidgets_state", None)
+
+
 def add_notebook_links(app, doctree) -> None:
     docname = app.env.docname
     source = Path(app.env.doc2path(docname))
@@ -143,6 +151,7 @@ def resolve_package_alias(app, env, node, contnode):
 def setup(app):
     app.add_config_value("cinlab_repository_root", str(Path(__file__).resolve().parents[2]), "env")
     app.connect("doctree-read", add_notebook_links)
+    app.connect("doctree-read", drop_widget_state)
     app.connect("doctree-read", link_repository_files)
     app.connect("missing-reference", resolve_package_alias, priority=900)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

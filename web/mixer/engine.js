@@ -72,13 +72,14 @@ export class Engine {
     return { image: out, ms: performance.now() - t0 };
   }
 
-  /** Time `runs` pictures of h x w px (random pixels, the first style) after one warm-up; returns ms each. */
-  async time(height, width, runs) {
+  /** Time `runs` pictures of h x w px (fixed pseudo-random pixels, the first style), after one warm-up
+   * unless `warmup` is false; returns the milliseconds of each. */
+  async time(height, width, runs, warmup = true) {
     const pixels = new ImageData(width, height);
     for (let i = 0; i < pixels.data.length; i++) pixels.data[i] = (i * 2654435761) % 251;
     const weights = new Float32Array(this.numStyles);
     weights[0] = 1;
-    await this.run(pixels, weights);
+    if (warmup) await this.run(pixels, weights);
     const times = [];
     for (let i = 0; i < runs; i++) times.push((await this.run(pixels, weights)).ms);
     return times;

@@ -23,7 +23,7 @@ import {
 const HERE = new URL('./', import.meta.url);
 const PREVIEW_BUDGET_MS = 70; // render time a preview aims for (input to picture stays well under 150 ms)
 const REST_MS = 200; // no input for this long: the controls rest, render the full picture
-const PREVIEW_MIN = 48;
+const PREVIEW_MIN = 32;
 const PREVIEW_START = 96;
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +38,7 @@ const api = {
   lastFull: null, // {key, ms, weights, photo, network, width, height}
   lastPreview: null,
   renders: 0,
+  busy: () => scheduler.busy, // a picture is rendering
   latencies: [], // {kind, ms}: input (the control's event) to the picture drawn and the next frame painted
   engine: null,
   manifest: null,
