@@ -324,6 +324,21 @@ def test_mixer_matches_pytorch_and_handles_bad_input_and_offline(site, browser_s
     )
     page.wait_for_function("() => document.getElementById('mixer-upload-message').textContent.includes('not an image')")
 
+    # A photo of one's own: cropped to at most 1.5:1, scaled to the picture's size, stylised in the page.
+    upload = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 96, 3), dtype=np.uint8)).save(upload, "PNG")
+    page.locator("#mixer-upload").set_input_files(
+        {"name": "mine.png", "mimeType": "image/png", "buffer": upload.getvalue()}
+    )
+    page.wait_for_function(
+        "() => { const f = window.cinlabMixer.lastFull; const c = document.getElementById('mixer-picture');"
+        " return f && f.photo === 'your photo' && c.dataset.quality === 'full' && c.dataset.key === f.key; }",
+        timeout=120_000,
+    )
+    size = page.evaluate("() => [window.cinlabMixer.lastFull.width, window.cinlabMixer.lastFull.height]")
+    assert size == [round(1.5 * manifest["photo_side"]), manifest["photo_side"]], size  # 96x48 cropped to 72x48
+    assert page.locator("#mixer-upload-message").text_content() == ""
+
     # Offline once loaded: another style and another sample photo still render.
     context.set_offline(True)
     page.locator('.mixer-tabs [data-mode="one"]').click()
