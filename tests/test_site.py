@@ -105,6 +105,7 @@ def test_staging_takes_whatever_notebooks_and_guides_are_committed(tmp_path, mon
     assert not (stage / "mixer.md").exists() and "mixer" not in index
 
 
+@needs_tools
 def test_notebook_links_come_from_the_project_address():
     sys.path.insert(0, str(ROOT / "docs" / "_ext"))
     from cinlab_site import notebook_links_node

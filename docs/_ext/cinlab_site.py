@@ -15,11 +15,8 @@ from pathlib import Path, PurePosixPath
 
 from docutils import nodes
 from sphinx import addnodes
-from sphinx.util import logging
 
 from cinlab import project as cinlab_project
-
-logger = logging.getLogger(__name__)
 
 #: Where links to repository files point (files, not folders: GitHub's "blob" view).
 LINK_LABELS = (("source", "the notebook file"), ("colab", "Colab"), ("kaggle", "Kaggle"), ("binder", "Binder"))
