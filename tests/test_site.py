@@ -319,6 +319,14 @@ def test_mixer_matches_pytorch_and_handles_bad_input_and_offline(site, browser_s
     renders = page.evaluate("() => window.cinlabMixer.renders") - renders_before
     assert renders <= 4, f"{renders} renders for one burst of 41 inputs: stale work was queued"
 
+    # The 2-D pad: a painting dragged onto a corner; the dot in the middle mixes the four corners equally.
+    page.locator('.mixer-tabs [data-mode="pad"]').click()
+    page.locator('#mixer-palette img[data-style="5"]').drag_to(page.locator('.mixer-corner[data-corner="0"]'))
+    pad = torch.zeros(n)
+    for corner in (5, 1, 2, 3):
+        pad[corner] += 0.25
+    _wait_full(page, pad.tolist())
+
     # A file that is not an image gets a message, and the picture stays.
     page.locator("#mixer-upload").set_input_files(
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}

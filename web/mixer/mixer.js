@@ -419,6 +419,18 @@ function buildControls() {
     const c = Number(select.dataset.cornerSelect);
     fillSelect(select, state.pad.corners[c]);
   }
+  $('mixer-palette').replaceChildren(
+    ...network().styles.map((s, i) => {
+      const img = document.createElement('img');
+      img.src = thumbSrc(i) || 'data:,';
+      img.alt = styleLabel(i);
+      img.title = `${styleLabel(i)}: drag onto a corner`;
+      img.draggable = true;
+      img.dataset.style = String(i);
+      img.addEventListener('dragstart', (e) => e.dataTransfer.setData('text/plain', `style:${i}`));
+      return img;
+    }),
+  );
   padCorners();
   padDot();
 }
@@ -476,6 +488,31 @@ function wireControls() {
   for (const select of document.querySelectorAll('[data-corner-select]')) {
     select.addEventListener('change', () => {
       state.pad.corners[Number(select.dataset.cornerSelect)] = Number(select.value);
+      padCorners();
+      changed(true);
+    });
+  }
+  // Corners take a painting dragged from the palette, or swap with another corner dragged onto them.
+  for (const img of document.querySelectorAll('.mixer-corner')) {
+    const corner = Number(img.dataset.corner);
+    img.draggable = true;
+    img.addEventListener('dragstart', (e) => e.dataTransfer.setData('text/plain', `corner:${corner}`));
+    img.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      img.classList.add('mixer-drop');
+    });
+    img.addEventListener('dragleave', () => img.classList.remove('mixer-drop'));
+    img.addEventListener('drop', (e) => {
+      e.preventDefault();
+      img.classList.remove('mixer-drop');
+      const [kind, value] = e.dataTransfer.getData('text/plain').split(':');
+      const corners = state.pad.corners;
+      if (kind === 'style') corners[corner] = Number(value);
+      else if (kind === 'corner') [corners[corner], corners[Number(value)]] = [corners[Number(value)], corners[corner]];
+      else return;
+      for (const select of document.querySelectorAll('[data-corner-select]')) {
+        select.value = String(corners[Number(select.dataset.cornerSelect)]);
+      }
       padCorners();
       changed(true);
     });
