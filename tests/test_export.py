@@ -110,7 +110,7 @@ def test_onnx_float16_refuses_what_it_cannot_store(tmp_path):
     from cinlab.export import float16_weights
 
     with pytest.raises(ValueError, match="weights must be one of"):
-        to_onnx(TransformerNet(2, width=0.25), tmp_path / "x.onnx", weights="int8")
+        to_onnx(TransformerNet(num_styles=2, width=0.25), tmp_path / "x.onnx", weights="int8")
     assert not (tmp_path / "x.onnx").exists()
     huge = numpy_helper.from_array(np.full((4, 4), 1e6, dtype=np.float32), "w")
     graph = helper.make_graph(
