@@ -129,8 +129,17 @@ def api_pages() -> dict[str, str]:
     return pages
 
 
+#: A README badge: an image from another site that links somewhere, ``[![text](image URL)](link)``.
+_BADGE = re.compile(r"\[!\[([^\]]+)\]\(https?://[^)\s]+\)\]\(([^)\s]+)\)")
+
+
 def landing_page(readme: str, notebooks: list[str], has_mixer: bool) -> str:
-    """The README, plus the site's table of contents (hidden: the theme shows it in its sidebar)."""
+    """The README, plus the site's table of contents (hidden: the theme shows it in its sidebar).
+
+    The README's badges become plain links: their images live on other sites, which a reader
+    offline (or behind a school's filter) cannot reach, and the site loads nothing from elsewhere.
+    """
+    readme = _BADGE.sub(r"[\1](\2)", readme)
     toc = ["", "```{toctree}", ":hidden:", ":caption: The course", ""]
     toc += [f"notebooks/{n}" for n in notebooks]
     toc += ["```", "", "```{toctree}", ":hidden:", ":caption: Try it and look it up", ""]
