@@ -17,6 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 import zipfile
@@ -142,6 +143,62 @@ def test_two_writers_of_one_new_file_exactly_one_wins(tmp_path):
         barrier = manager.Barrier(2)
         for round_ in range(25):
             path = tmp_path / f"out{round_}.png"
+            outcomes = pool.map(_save_once, [(path, barrier), (path, barrier)])
+            assert sorted(outcomes) == ["exists", "saved"], outcomes
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink", "fifo"])
+def test_a_planted_lock_file_is_refused_and_what_it_points_to_is_untouched(tmp_path, capsys, plant):
+    run, victim = tmp_path / "shared_run", tmp_path / "precious.txt"
+    run.mkdir()
+    victim.write_text("a user's file")
+    lock = run / ".lock"
+    if plant == "symlink":
+        lock.symlink_to(victim)
+    elif plant == "hardlink":
+        os.link(victim, lock)
+    else:
+        os.mkfifo(lock)  # opening it for writing must not hang either
+    with pytest.raises(files.OutputError, match="link or a special file"):
+        files.RunLock(run).acquire()
+    message = one_line_error(capsys, main(["train", "--out", str(run), "--steps", "2", *TRAIN]))
+    assert ".lock" in message and "Remove it" in message
+    assert victim.read_text() == "a user's file"
+    assert not (run / "train_log.csv").exists()
+    lock.unlink()
+    with files.RunLock(run):  # a plain lock file is made and used as before
+        assert lock.is_file() and not lock.is_symlink()
+
+
+@pytest.mark.parametrize("name", ["p" * 251 + ".png", "é" * 125 + "x.png"])  # 255 bytes: the longest legal name
+def test_the_longest_legal_output_name_can_be_written_atomically(tmp_path, name):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert len(os.fsencode(name)) == limit == 255
+    target = tmp_path / name
+    save_image(torch.rand(1, 3, 4, 4), target)
+    assert target.exists() and [p.name for p in tmp_path.iterdir()] == [name]
+    with pytest.raises(FileExistsError, match="already exists"):  # exclusive publish holds for long names
+        save_image(torch.rand(1, 3, 4, 4), target)
+    with pytest.raises(RuntimeError, match="interrupted"), files.atomic_output(target, overwrite=True) as tmp:
+        tmp.write_bytes(b"half")
+        assert len(os.fsencode(tmp.name)) <= limit and tmp.name.startswith(".") and tmp.name.endswith(".tmp")
+        assert tmp in list(tmp_path.glob(".*.tmp"))  # what remove_stale_temp_files looks for
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing left behind, the old file kept
+    # A temporary file a killed writer left (same naming) is found and removed.
+    fd, left = tempfile.mkstemp(dir=tmp_path, prefix=files._temp_prefix(target), suffix=".tmp")
+    os.close(fd)
+    assert files.remove_stale_temp_files(tmp_path) == [Path(left)]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_two_writers_of_one_longest_name_exactly_one_wins(tmp_path):
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        for round_ in range(5):
+            path = tmp_path / (f"{round_}" * 251 + ".png")
             outcomes = pool.map(_save_once, [(path, barrier), (path, barrier)])
             assert sorted(outcomes) == ["exists", "saved"], outcomes
     assert not list(tmp_path.glob(".*.tmp"))
