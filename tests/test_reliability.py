@@ -452,6 +452,124 @@ def test_non_finite_weights_and_diverging_runs_are_one_line_errors(tmp_path, cap
     assert "NaN or infinite" in one_line_error(capsys, code)
 
 
+def test_an_unwritable_image_format_is_refused_before_the_optimisation(tmp_path, capsys, monkeypatch):
+    import cinlab.optimization
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the optimisation ran before the output format was checked")
+
+    monkeypatch.setattr(cinlab.optimization, "gatys", must_not_run)
+    for name, words in (("x.xyz", "Unknown image format"), ("x.psd", "Cannot write PSD")):
+        args = ["gatys", "--content", "astronaut", "--style", "ihc", "--out", str(tmp_path / name), "--quiet"]
+        assert words in one_line_error(capsys, main(args))
+    args = ["stylize", "--model", "no_model.pt", "--content", "astronaut", "--out", str(tmp_path / "x.xyz")]
+    assert "No checkpoint" in one_line_error(capsys, main(args))  # (stylize checks its output before the pass too)
+
+
+def test_running_out_of_memory_is_one_line_naming_the_fix_but_bugs_keep_their_traceback(
+    small_model, tmp_path, capsys, monkeypatch
+):
+    args = ["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out"]
+    for error in (
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 21474836480 bytes."),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        MemoryError(),
+    ):
+        monkeypatch.setattr(TransformerNet, "stylize", lambda *a, error=error, **k: (_ for _ in ()).throw(error))
+        message = one_line_error(capsys, main([*args, str(tmp_path / "oom.png")]))
+        assert "out of memory" in message and "--size" in message
+    monkeypatch.setattr(TransformerNet, "stylize", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # not every RuntimeError is the user's to fix
+        main([*args, str(tmp_path / "bug.png")])
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_an_offline_vgg16_download_is_a_cinlab_error_and_one_line(tmp_path, capsys, monkeypatch):
+    import urllib.error
+
+    from torchvision.models import VGG16_Weights
+
+    from cinlab.loss_network import LossNetwork, LossNetworkWeightsError
+
+    def offline(self, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.delenv("CINLAB_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    with pytest.raises(LossNetworkWeightsError, match="Could not download torchvision's VGG-16 weights") as info:
+        LossNetwork("vgg16", layers=["relu1_2"])
+    assert isinstance(info.value, RuntimeError) and "CINLAB_VGG16_WEIGHTS" in str(info.value)
+    args = ["train", "--out", str(tmp_path / "run"), "--steps", "1", *TRAIN]
+    args[args.index("fast")] = "paper"
+    message = one_line_error(capsys, main(args))
+    assert "Could not download" in message and "vgg19" in message
+
+
+def _stylize_under_a_memory_limit(model, out, size, limit):
+    """``cinlab stylize`` in a subprocess whose address space may grow by ``limit`` bytes (RLIMIT_AS)."""
+    script = (
+        "import resource, sys\n"
+        "import cinlab.cli\n"
+        "size = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize'))\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, (size + {limit}, resource.RLIM_INFINITY))\n"
+        f"sys.exit(cinlab.cli.main(['stylize', '--model', {str(model)!r}, '--content', 'astronaut', "
+        f"'--size', '{size}', '--out', {str(out)!r}, '--device', 'cpu']))\n"
+    )
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env
+    )
+
+
+def test_a_size_too_large_for_the_memory_is_refused_naming_a_size_that_then_works(small_model, tmp_path):
+    limit = 768 << 20  # a machine with far less memory than this one: what 16 GB is to --size 4096
+    refused = _stylize_under_a_memory_limit(small_model, tmp_path / "big.png", 3000, limit)
+    message = refused.stderr.strip()
+    assert refused.returncode == 2 and "Traceback" not in message and message.count("\n") == 0, message
+    assert "address-space limit" in message and "--size" in message
+    assert not (tmp_path / "big.png").exists()
+    largest = int(message.split("--size ")[1].split(")")[0])
+    assert 256 <= largest < 3000
+    done = _stylize_under_a_memory_limit(small_model, tmp_path / "largest.png", largest, limit)
+    assert done.returncode == 0, done.stderr
+    assert min(cinlab.load_image(tmp_path / "largest.png").shape[-2:]) == largest
+
+
+def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
+    from cinlab.memory import stylize_bytes
+
+    script = (
+        "import torch, json\n"
+        "from cinlab.model import TransformerNet\n"
+        "net = TransformerNet(2, width=0.25).eval(); x = torch.rand(1, 3, 768, 1024)\n"
+        "net.stylize(torch.rand(1, 3, 32, 32), [0, 1], precision='float32')\n"
+        "rss = lambda key: next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
+        "open('/proc/self/clear_refs', 'w').write('5'); before = rss('VmRSS')\n"
+        "net.stylize(x, [0, 1], precision='float32')\n"
+        "print(rss('VmHWM') - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    measured = int(done.stdout.split()[-1])
+    estimate = stylize_bytes(TransformerNet(2, width=0.25), 768, 1024, count=2)
+    assert measured <= estimate <= 2.5 * measured, (measured, estimate)
+
+
+def test_several_styles_that_do_not_fit_in_one_pass_are_rendered_a_few_at_a_time(monkeypatch):
+    from cinlab import memory
+
+    net = TransformerNet(8, width=0.25)
+    one = memory.stylize_bytes(net, 500, 600, 1)
+    monkeypatch.setattr(
+        memory, "available_memory", lambda device="cpu": (one + (one - memory.FIXED_BYTES) * 2, "a test")
+    )
+    assert memory.images_per_pass(net, 500, 600, 8) == 3
+    with pytest.raises(memory.NotEnoughMemoryError, match=r"at most \d+ px") as info:
+        memory.check_stylize_memory(net, 1000, 1200, 1)
+    side = int(str(info.value).split("size=")[1].split(";")[0])
+    assert memory.stylize_bytes(net, side, round(side * 1.2), 1) <= one * 3 and side >= 500
+
+
 @pytest.mark.parametrize("flag", ["--steps", "--crop-size", "--batch", "--style-size"])
 def test_non_positive_sizes_are_refused(tmp_path, capsys, flag):
     with pytest.raises(SystemExit) as exit_:
