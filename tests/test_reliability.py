@@ -730,14 +730,19 @@ def test_corrupt_files_in_a_training_folder_are_skipped_with_one_warning(tmp_pat
 # ----------------------------------------------------------------------------- newcomer's edges
 
 
-def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("variable", ["CINLAB_IMAGE_DIR", "CINLAB_DATA_DIR"])  # the documented name and its older one
+def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, capsys, variable):
     import shutil
 
     import pooch
 
-    from cinlab.registry import image_info
+    from cinlab.registry import image_dir, image_info
 
-    shared = Path(os.environ["CINLAB_IMAGE_DIR"])
+    shared = image_dir()  # however the user named the folder: the library's own reading of the settings
+    for name in ("CINLAB_IMAGE_DIR", "CINLAB_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(shared))
+    assert image_dir() == shared
 
     def fake_download(self, url, output_file, pooch_):  # the "network": copies the file the URL names
         name = next(n for n in cinlab.image_names("finetune") if image_info(n).url == url)
@@ -747,8 +752,23 @@ def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, c
     assert main(["download-images", "--out", str(tmp_path / "offline"), "--set", "finetune", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "2 of 2 images verified" in out and f"CINLAB_IMAGE_DIR={(tmp_path / 'offline').resolve()}" in out
-    monkeypatch.setenv("CINLAB_IMAGE_DIR", str(tmp_path / "offline"))
+    monkeypatch.setenv(variable, str(tmp_path / "offline"))
+    assert image_dir() == tmp_path / "offline"
     assert min(cinlab.load_image("van_gogh_cottages", 32).shape[-2:]) == 32
+
+
+def test_tests_read_the_image_folder_through_the_library():
+    """No test reads the image-folder variables itself (a user may have set either name); setting them is fine."""
+    import re
+
+    read = re.compile(r"environ\[\s*['\"]CINLAB_(?:IMAGE|DATA)_DIR['\"]\s*\](?!\s*=[^=])")
+    offenders = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in [*sorted((ROOT / "tests").glob("*.py")), ROOT / "conftest.py"]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if read.search(line)
+    ]
+    assert not offenders, offenders
 
 
 def test_the_offline_error_does_not_point_into_the_repository(tmp_path, monkeypatch):
