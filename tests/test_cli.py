@@ -268,3 +268,25 @@ def test_every_option_has_help_text(command):
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     missing = [a.option_strings[0] for a in sub._actions if a.option_strings and not (a.help or "").strip()]
     assert not missing, f"{command}: options without help: {missing}"
+
+
+def test_the_readme_command_lines_are_valid_commands():
+    """Every ``cinlab ...`` line (and ``cinlab`` inline example) in the README parses, options and all."""
+    import re
+    import shlex
+
+    from cinlab.cli import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", readme, flags=re.S)).splitlines()
+    lines = [line for line in blocks if line.startswith("cinlab ") or " -m cinlab " in line]
+    lines += re.findall(r"`(cinlab (?:[a-z-]+) [^`]*)`", readme.replace("\n", " "))  # inline examples
+    commands = [shlex.split(line.split("  #")[0].split("-m cinlab ", 1)[-1].removeprefix("cinlab ")) for line in lines]
+    assert {c[0] for c in commands} >= {"gatys", "train", "add-style", "stylize", "export", "info", "download-images"}
+    long_runs = [line for line in lines if "--steps 5000" in line]  # hours on a CPU: the README says where it runs
+    assert long_runs and all("GPU" in line for line in long_runs), long_runs
+    for words in commands:
+        try:
+            build_parser().parse_args(words)
+        except SystemExit:
+            pytest.fail(f"README: `cinlab {' '.join(words)}` is not a valid command")
