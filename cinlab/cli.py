@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preserve-color",
         choices=("luminance", "histogram"),
         default=None,
-        help="keep the photo's colours: transfer luminance only, or match the style's colour histogram to the photo",
+        help="keep the photo's colours: stylise luminance only, or recolour the painting to the photo's colours first",
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (noise start; default 0)")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the GPU if present)")
