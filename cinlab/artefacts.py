@@ -2,13 +2,20 @@
 
 - :func:`checkerboard_energy`: period-2 (checkerboard) variation, from transposed convolutions;
 - :func:`border_contrast`: how much the border differs from the interior, from zero padding;
-- :func:`blob_fraction` / :func:`blob_mask`: saturated white pixels where the photo is not white,
-  the "bright blob" of under-trained instance-normalised networks; where a blob comes from:
-  :func:`mask_iou` (same place across styles?), :func:`local_contrast_percentile` (flat or
-  textured photo there?), :func:`activation_outliers` (which layer's statistics it dominates).
+- :func:`bright_blob_fraction` / :func:`bright_blob_mask`: the "bright blob" of under-trained
+  instance-normalised networks as a person sees it: flat, near-white regions of the output
+  where the photo is not flat and near-white, and white glare where the photo is not white (a
+  smear over textured house fronts, white patches at a border, a glow over a sail or a cloudy sky);
+- :func:`blob_fraction` / :func:`blob_mask`: the earlier, narrower measure (saturated white,
+  > 0.98 in every channel, where every channel of the photo is < 0.9). It misses pale smears
+  (the one over Tübingen's house fronts is 0.85-0.97) and blobs over pale photo regions: kept
+  for comparison with older results;
+- where a blob comes from: :func:`mask_iou` (same place across styles?),
+  :func:`local_contrast_percentile` (flat or textured photo there?), :func:`activation_outliers`
+  (which layer's statistics it dominates).
 
-Notebook 4 uses the first two, notebook 5 the blob measurements; ``reproduce`` records
-:func:`blob_fraction` per network and style in ``data/results/summary.json``.
+Notebook 4 uses the first two, notebook 5 the blob measurements; ``reproduce`` records a blob
+measure per network and style in ``data/results/summary.json``.
 """
 
 from __future__ import annotations
@@ -49,8 +56,99 @@ def border_contrast(image: torch.Tensor, width: int = 4) -> float:
     return float((border - interior).abs())
 
 
+#: An output pixel is "near-white" when every channel is at least this (white, and pale tints of it).
+PALE = 0.8
+#: ... "flat" when the standard deviation of its neighbourhood (mean over the channels) is at most this,
+FLAT = 0.03
+#: ... and "glaring" when every channel is at least this.
+GLARE = 0.95
+#: A photo pixel is "white" when every channel is at least this (glare there is no artefact).
+PHOTO_WHITE = 0.9
+
+
+def _local_std(images: torch.Tensor, window: int) -> torch.Tensor:
+    """Standard deviation of each channel in a ``window`` x ``window`` neighbourhood (edges
+    replicated), averaged over the channels: [B, C, H, W] -> [B, H, W]."""
+    pad = (window // 2,) * 4
+    x = F.pad(images.float(), pad, mode="replicate")
+    mean = F.avg_pool2d(x, window, 1)
+    mean_sq = F.avg_pool2d(x * x, window, 1)
+    return (mean_sq - mean * mean).clamp_min(0).sqrt().mean(1)
+
+
+def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
+    """Morphological opening of a [B, H, W] mask with a ``size`` x ``size`` square: regions
+    narrower than ``size`` go (specks, thin highlights); regions touching the image border keep
+    their border side (outside the image counts as inside for the erosion)."""
+    pad = (size // 2,) * 4
+    m = mask.float()[:, None]
+    eroded = -F.max_pool2d(F.pad(-m, pad, value=-1.0), size, 1)
+    return F.max_pool2d(F.pad(eroded, pad, value=0.0), size, 1)[:, 0] > 0.5
+
+
+def bright_blob_mask(
+    output: torch.Tensor,
+    content: torch.Tensor,
+    *,
+    pale: float = PALE,
+    flat: float = FLAT,
+    glare: float = GLARE,
+    photo_white: float = PHOTO_WHITE,
+    window: int | None = None,
+    min_width: int | None = None,
+) -> torch.Tensor:
+    """The bright blobs a person sees, as a boolean mask [B, H, W].
+
+    An output pixel counts when it is near-white (every channel >= ``pale``) and either
+
+    - flat (local standard deviation over ``window`` x ``window``, mean over the channels,
+      <= ``flat``) where the photo is not itself flat and near-white: a pale smear over textured
+      house fronts, white patches over a grey or pink background; a white sky kept white is not
+      counted; or
+    - glaring (every channel >= ``glare``) where the photo is not white (some channel <
+      ``photo_white``): the white glow over a light-grey house front or a sail, which keeps a
+      little structure and so is not flat.
+
+    The mask is then opened with a ``min_width`` square: specks and thin highlights do not count,
+    regions touching the border do. ``window`` defaults to about 1/64 of the shorter side (9 px at
+    512 px) and ``min_width`` to about 1/100 (5 px), so the measure means the same at every size.
+    A style whose own paper is flat near-white counts where the photo had texture: read the mask.
+
+    ``output`` [B, 3, H, W] and ``content`` [B or 1, 3, H, W], both in [0, 1].
+    """
+    if output.dim() != 4 or content.dim() != 4 or output.shape[1] != 3 or content.shape[1] != 3:
+        raise ValueError(
+            f"output and content must be [B, 3, H, W]; got {tuple(output.shape)} and {tuple(content.shape)}."
+        )
+    if output.shape[-2:] != content.shape[-2:] or content.shape[0] not in (1, output.shape[0]):
+        raise ValueError(
+            f"output and content must have the same size (content: one image or one per output); got "
+            f"{tuple(output.shape)} and {tuple(content.shape)}."
+        )
+    side = min(output.shape[-2:])
+    window = window or max(3, (side // 64) | 1)
+    min_width = min_width or max(3, (side // 100) | 1)
+    output = output.detach().float()
+    content = content.detach().float().to(output.device).expand_as(output)
+    out_min, photo_min = output.min(1).values, content.min(1).values
+    smear = (out_min >= pale) & (_local_std(output, window) <= flat)
+    photo_flat_white = (photo_min >= pale) & (_local_std(content, window) <= flat)
+    glow = (out_min >= glare) & (photo_min < photo_white)
+    return _opening((smear & ~photo_flat_white) | glow, min_width)
+
+
+def bright_blob_fraction(output: torch.Tensor, content: torch.Tensor, **options) -> torch.Tensor:
+    """Share of each output's pixels in a bright blob (:func:`bright_blob_mask`): [B] in [0, 1].
+
+    The call shape of :func:`blob_fraction` (``measure(output, content)``); ``options`` are
+    :func:`bright_blob_mask`'s.
+    """
+    return bright_blob_mask(output, content, **options).float().flatten(1).mean(1)
+
+
 def blob_fraction(output: torch.Tensor, content: torch.Tensor, *, high: float = 0.98, low: float = 0.9) -> torch.Tensor:
-    """Share of pixels that came out saturated white where the photo was not white.
+    """Share of pixels that came out saturated white where the photo was not white (the earlier
+    measure; :func:`bright_blob_fraction` is the one that matches what a person sees).
 
     A pixel counts when all three output channels exceed ``high`` while the input pixel's
     channels are all below ``low``: the "bright blob" of under-trained instance-normalised

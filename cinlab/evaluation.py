@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .files import write_bytes
+from .files import open_no_follow, write_bytes
 from .images import load_image
 from .loss_network import LossNetwork
 from .losses import StyleTransferLoss
@@ -85,7 +85,10 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     if not new:
         with open(path, newline="") as f:
             fieldnames = next(csv.reader(f), fieldnames)
-    with open(path, "a", newline="") as f:
+    # A log in a shared run folder may have been replaced by a link: append to cinlab's own file only.
+    with os.fdopen(
+        open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, what="training log"), "a", newline=""
+    ) as f:
         writer = csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore")
         if new:
             writer.writeheader()

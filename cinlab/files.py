@@ -7,7 +7,12 @@
   and then publish it in one step: with ``overwrite`` by ``os.replace``; without, by a hard link,
   which fails if the name exists, so of two processes racing for one new name exactly one wins.
   A full disk or a crash leaves the old file byte-identical and no partial file behind.
-- :class:`RunLock` keeps two training processes out of one run folder.
+  Temporary names are shortened where needed, so any name the file system allows can be written.
+- :class:`RunLock` keeps two training processes out of one run folder; its lock file is never
+  reached through a symbolic or hard link (a planted link cannot make training overwrite
+  another file).
+- :func:`safe_file_names` turns names that come from files (a checkpoint's style names) into
+  file names that stay inside their folder and are distinct.
 - :func:`file_sha256` hashes files in blocks (weights can be hundreds of MB).
 """
 
@@ -18,11 +23,14 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
+import stat
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 #: How every "already exists" message ends, in the API and on the command line.
 OVERWRITE_HINT = "pass overwrite=True (on the command line: --overwrite) to replace it"
@@ -101,7 +109,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     ``FileExistsError``. On any error the temporary file is removed and ``path`` is untouched.
     """
     path = check_output(path, overwrite)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -114,6 +122,43 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         raise _explain(err, path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_TEMP_SUFFIX = ".tmp"
+#: What mkstemp adds to a prefix: 8 random characters.
+_TEMP_RANDOM = 8
+
+
+def name_max(folder: str | os.PathLike) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` allows (255 on most)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _truncate_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of the file-system encoding, not inside a UTF-8 character."""
+    encoded = os.fsencode(text)
+    if len(encoded) <= limit:
+        return text
+    cut = encoded[: max(limit, 0)]
+    for drop in range(4):  # a UTF-8 character is at most 4 bytes: back off to its start
+        try:
+            return cut[: len(cut) - drop].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return os.fsdecode(cut)  # not UTF-8 at all (a name in another encoding): bytes as they are
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.`` for the temporary file next to ``path``, the name shortened so that the whole
+    temporary name (prefix, 8 random characters, ``.tmp``) fits the file system's name limit.
+
+    It keeps the ``.<...>.<random>.tmp`` shape :func:`remove_stale_temp_files` looks for.
+    """
+    room = name_max(path.parent) - len(".") - len(".") - _TEMP_RANDOM - len(_TEMP_SUFFIX)
+    return f".{_truncate_bytes(path.name, room)}."
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
@@ -172,7 +217,10 @@ class RunLock:
 
     Uses ``fcntl.flock`` on ``<folder>/.lock``: the operating system releases it when the
     process ends, however it ends (``kill -9`` included), so a stale lock never blocks a
-    restart. The file records who holds it, for the message another process gets. Re-entrant
+    restart. The lock file is opened without following links (``O_NOFOLLOW``) and must be a
+    plain file with one name: a ``.lock`` that is a symbolic link, a hard link to another
+    file, a FIFO or a device is refused with :class:`OutputError` and left alone, since the
+    lock writes (truncates) its file. The file records who holds it, for the message another process gets. Re-entrant
     within one process (the command line holds it around a whole command, the trainer around
     each ``fit``).
     """
@@ -194,7 +242,7 @@ class RunLock:
         if key in RunLock._held:
             RunLock._held[key][1] += 1
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT, what="run lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -234,6 +282,84 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def open_no_follow(path: str | os.PathLike, flags: int, mode: int = 0o644, *, what: str = "file") -> int:
+    """``os.open`` that never follows a symbolic link in the last component and only opens a
+    plain file with one name (no FIFO, device, or hard link to some other file); returns the
+    descriptor. A link or special file raises :class:`OutputError` naming it and the fix.
+
+    For files cinlab writes in folders others may share (run folders): a planted ``.lock`` or
+    log link must not make it write through to the file it points to.
+    """
+    path = Path(path)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    refuse = OutputError(
+        errno.ELOOP,
+        f"{path} is a link or a special file, not cinlab's {what}; cinlab does not write through it. "
+        "Remove it (or choose another folder) and run again.",
+    )
+    try:
+        # O_NONBLOCK: opening a planted FIFO must not hang (it is refused just below).
+        fd = os.open(path, flags | nofollow | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0), mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP or (err.errno in (errno.ENXIO, errno.EMLINK) and path.is_symlink()):
+            raise refuse from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        raise refuse
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
+
+
+# ----------------------------------------------------------------------------- names from data
+
+#: Characters kept as they are in a file name made from data; everything else becomes "_".
+_UNSAFE = re.compile(r"[^\w.\-+=,@ ]", re.UNICODE)
+#: Names Windows reserves (a folder shared with Windows, or a zip unpacked there).
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+def safe_file_name(name: str, *, max_bytes: int = 100, fallback: str = "style") -> str:
+    """``name`` (text from a file: a style name) as a readable file name that cannot leave its folder.
+
+    Path separators, ``..``, control characters and other unsafe characters become ``_``;
+    leading dots and spaces go (no hidden files, no ``.``/``..``); the result is at most
+    ``max_bytes`` bytes, never empty (``fallback``), and never a reserved Windows device name.
+    Plain names (``starry_night``) come back unchanged.
+    """
+    text = unicodedata.normalize("NFC", str(name))
+    text = "".join("_" if unicodedata.category(ch)[0] in "CZ" and ch != " " else ch for ch in text)
+    text = _UNSAFE.sub("_", text)
+    text = re.sub(r"_{2,}", "_", text).strip(" .")
+    text = _truncate_bytes(text, max_bytes).rstrip(" .")
+    if not text or text.split(".")[0].lower() in _RESERVED:
+        text = f"{fallback}_{text}" if text else fallback
+    return text
+
+
+def safe_file_names(names: Sequence[str], *, max_bytes: int = 100, fallback: str = "style") -> list[str]:
+    """:func:`safe_file_name` for each name, made distinct: where two names would give the same
+    file name (also when they differ only in letter case, for case-insensitive file systems),
+    each of them gets ``_<position>`` appended (its index in ``names``: the style label).
+    """
+    safe = [safe_file_name(n, max_bytes=max_bytes, fallback=fallback) for n in names]
+    counts: dict[str, int] = {}
+    for s in safe:
+        counts[s.casefold()] = counts.get(s.casefold(), 0) + 1
+    out = [f"{s}_{i}" if counts[s.casefold()] > 1 else s for i, s in enumerate(safe)]
+    # Appending a number could collide with another name that already ends in one ("a_1"): number on.
+    seen: set[str] = set()
+    for i, s in enumerate(out):
+        candidate, k = s, 1
+        while candidate.casefold() in seen:
+            candidate, k = f"{s}_{k}", k + 1
+        seen.add(candidate.casefold())
+        out[i] = candidate
+    return out
 
 
 def _read_holder(fd: int) -> str:

@@ -169,6 +169,11 @@ def load_vgg19_caffe_state(path: str | os.PathLike | None = None) -> dict[str, t
     return state
 
 
+class LossNetworkWeightsError(RuntimeError):
+    """The loss network's weights cannot be had here (e.g. the VGG-16 download fails offline); the
+    message says where to get them or what to use instead."""
+
+
 def _load_vgg16_state(weights: str | os.PathLike | None, check_hash: bool) -> dict[str, torch.Tensor]:
     path = weights or vgg_weights_from_env("vgg16")
     if path is None:
@@ -177,7 +182,7 @@ def _load_vgg16_state(weights: str | os.PathLike | None, check_hash: bool) -> di
         try:  # torchvision downloads once into the torch hub cache and checks the hash
             full = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
         except Exception as err:
-            raise RuntimeError(
+            raise LossNetworkWeightsError(
                 f"Could not download torchvision's VGG-16 weights ({type(err).__name__}: {err}). "
                 f"Offline, download {VGG16_Weights.IMAGENET1K_V1.url} elsewhere and pass its path "
                 f"as weights=... or set {VGG16_WEIGHTS_ENV}; or use backend='vgg19' (embedded)."

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .hardware import check_same_device, choose_precision, module_device
 from .images import load_image
+from .memory import check_stylize_memory
 from .norms import NORMS, Norm
 from .style import StyleCondition, StyleSpec, resolve_style, style_label
 
@@ -280,6 +281,7 @@ class TransformerNet(nn.Module):
         device = module_device(self)
         x = load_image(image, size, device=device)
         condition = resolve_style(style, self.num_styles, self.style_names).to(device)
+        check_stylize_memory(self, x.shape[-2], x.shape[-1], condition.count, device)  # refuse before, not during
         x = x.expand(condition.count, -1, -1, -1)
         if device.type == "cuda":  # tensor cores want NHWC; converting the weights once is cheap
             self.to(memory_format=torch.channels_last)

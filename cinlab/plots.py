@@ -3,6 +3,10 @@
 The recipes (:func:`fig4_styles`, :func:`fig1b_strip`, :func:`fig7_grid`) are shared by the
 notebooks and by ``python -m cinlab.reproduce``, so the README's figures and the notebooks'
 are drawn by the same code. Every function returns the matplotlib figure (or axis).
+
+Text is shown as written: style names come from files, and a ``$`` in one would otherwise start
+matplotlib's math notation (and an invalid formula stops the figure from drawing). Functions
+that take titles or labels from the caller escape them too unless ``mathtext=True``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ import math
 from typing import Mapping, Sequence
 
 import torch
+
+
+def literal(text) -> str:
+    """``text`` for a matplotlib title or label, shown as written (``$`` escaped: no math notation)."""
+    return str(text).replace("$", r"\$")
 
 
 def _as_hwc(image: torch.Tensor):
@@ -26,10 +35,15 @@ def show_images(
     ncols: int | None = None,
     size: float = 3.0,
     suptitle: str | None = None,
+    mathtext: bool = False,
 ):
-    """Show images ([1, 3, H, W] or [3, H, W] each, or one [B, 3, H, W] batch) in a grid."""
+    """Show images ([1, 3, H, W] or [3, H, W] each, or one [B, 3, H, W] batch) in a grid.
+
+    Titles are shown as written; ``mathtext=True`` lets ``$...$`` in them be math notation.
+    """
     import matplotlib.pyplot as plt
 
+    text = (lambda t: str(t)) if mathtext else literal
     if isinstance(images, torch.Tensor):
         images = list(images.unbind(0)) if images.dim() == 4 else [images]
     images = list(images)
@@ -49,9 +63,9 @@ def show_images(
         ax = axes.flat[i]
         ax.imshow(_as_hwc(image))
         if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+            ax.set_title(text(titles[i]), fontsize=9)
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(text(suptitle))
     fig.tight_layout()
     return fig
 
@@ -91,13 +105,16 @@ def plot_curves(
     ylabel: str = "loss",
     title: str | None = None,
     styles: Mapping[str, str] | None = None,
+    mathtext: bool = False,
 ):
     """Plot curves on one axis: ``label -> values`` (x = 0, 1, ...) or ``label -> (xs, ys)``.
 
-    ``styles`` maps labels to matplotlib line styles (``"--"``). Returns the axis.
+    ``styles`` maps labels to matplotlib line styles (``"--"``). Labels and titles are shown as
+    written unless ``mathtext=True``. Returns the axis.
     """
     import matplotlib.pyplot as plt
 
+    text = (lambda t: str(t)) if mathtext else literal
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for label, curve in curves.items():
@@ -106,13 +123,14 @@ def plot_curves(
         else:
             ys = list(curve)
             xs = list(range(len(ys)))
-        ax.plot(xs, ys, (styles or {}).get(label, "-"), label=label)
+        shown = text(label)  # matplotlib leaves labels starting with "_" out of legends: a zero-width space keeps them
+        ax.plot(xs, ys, (styles or {}).get(label, "-"), label="\u200b" + shown if shown.startswith("_") else shown)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel(text(xlabel))
+    ax.set_ylabel(text(ylabel))
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(text(title), fontsize=10)
     ax.legend(fontsize=7)
     return ax
 
@@ -155,11 +173,13 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
 
     ``corners`` are four styles (labels or names; top-left, top-right, bottom-left,
     bottom-right). The paintings are loaded by name from the registry when the network's style
-    names are registry names; otherwise the corners are labelled by name only.
+    names are registry names; otherwise the corners are labelled by name only (a name is never
+    opened as a file: it comes from the network's file).
     """
     import matplotlib.pyplot as plt
 
     from .images import load_image
+    from .registry import registry
     from .style import grid
 
     tiles = model.stylize(photo, grid(corners, rows, cols))
@@ -186,11 +206,12 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
     for name, (r, c) in zip(names, positions):
         ax = fig.add_subplot(spec[r, c])
         ax.axis("off")
-        try:
-            ax.imshow(_as_hwc(load_image(name, thumbnail)))
-        except (KeyError, FileNotFoundError, ValueError):
-            pass  # not a registry painting: the name alone
-        ax.set_title(name, fontsize=8)
+        if isinstance(name, str) and name in registry():
+            try:
+                ax.imshow(_as_hwc(load_image(name, thumbnail)))
+            except (OSError, ValueError):
+                pass  # offline, or not an image we can read: the name alone
+        ax.set_title(literal(name), fontsize=8)
     return fig
 
 
@@ -226,7 +247,7 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
             box = AnnotationBbox(OffsetImage(_as_hwc(painting), zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
             ax.add_artist(box)
         ax.annotate(
-            name,
+            literal(name),
             (x, y),
             xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
             textcoords="offset points",
@@ -255,10 +276,12 @@ def plot_layer_spread(rows: Sequence[Mapping], *, ax=None, title: str | None = N
     ax.bar([p - 0.2 for p in positions], [row["gamma"] for row in rows], width=0.4, label="gamma")
     ax.bar([p + 0.2 for p in positions], [row["beta"] for row in rows], width=0.4, label="beta")
     ax.set_xticks(positions)
-    ax.set_xticklabels([row["layer"].replace("residuals.", "res") for row in rows], rotation=60, ha="right", fontsize=7)
+    ax.set_xticklabels(
+        [literal(row["layer"].replace("residuals.", "res")) for row in rows], rotation=60, ha="right", fontsize=7
+    )
     ax.set_ylabel("spread across styles")
     ax.set_xlabel("CIN layer (input → output)")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(literal(title), fontsize=10)
     ax.legend(fontsize=7)
     return ax

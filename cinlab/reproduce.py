@@ -40,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from .artefacts import blob_fraction
+from .artefacts import bright_blob_fraction
 from .checkpoint import load_model, save_checkpoint
 from .config import assets_dir
 from .evaluation import interpolation_style_losses, is_monotonic, loss_differences, read_log, value_at
@@ -235,14 +235,14 @@ def summarize(runs: Path, unit: int, profile_name: str, photo_size: int = 512) -
 
 @torch.no_grad()
 def measure_blobs(runs: Path, size: int = 512) -> dict:
-    """Per network marked ``blobs`` and per style, the mean :func:`cinlab.artefacts.blob_fraction`
-    on the figure photos."""
+    """Per network marked ``blobs`` and per style, the mean :func:`cinlab.artefacts.bright_blob_fraction`
+    (the bright blob as a person sees it) on the figure photos."""
     photos = [load_image(n, size) for n in FIGURE_PHOTOS]
     out = {}
     for run in (r for r in RUNS if r.blobs):
         model = load_model(runs / run.name / "model.pt")
         out[run.name] = {
-            model.style_names[s]: sum(blob_fraction(model.stylize(p, s), p).item() for p in photos) / len(photos)
+            model.style_names[s]: sum(bright_blob_fraction(model.stylize(p, s), p).item() for p in photos) / len(photos)
             for s in range(model.num_styles)
         }
     return out

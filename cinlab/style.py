@@ -136,12 +136,16 @@ def style_label(style: Style, num_styles: int, names: Sequence[str] | None = Non
         raise TypeError(_WHAT_A_STYLE_IS + " Got a bool.")
     if isinstance(style, str):
         if names is None or style not in names:
-            known = (
-                f"this network's styles are {list(names)}"
-                if names is not None
-                else "names need the network's style names"
-            )
-            raise ValueError(f"No style named {style!r}; {known}.")
+            if names is None:
+                raise ValueError(f"No style named {style!r}; names need the network's style names.")
+            import difflib
+
+            names = list(names)
+            by_case = {n.casefold(): n for n in reversed(names)}  # "Starry_Night" finds "starry_night"
+            close = [by_case[c] for c in difflib.get_close_matches(style.casefold(), list(by_case), n=3, cutoff=0.6)]
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            shown = names if len(names) <= 40 else names[:40] + [f"... ({len(names)} in all)"]
+            raise ValueError(f"No style named {style!r}.{hint} This network's styles are {shown}.")
         return list(names).index(style)
     if not isinstance(style, numbers.Integral):
         raise TypeError(

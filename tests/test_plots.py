@@ -76,3 +76,70 @@ def test_plot_layer_spread_draws_gamma_and_beta_per_layer():
     heights = [bar.get_height() for bar in ax.patches]
     assert heights == pytest.approx([r["gamma"] for r in rows] + [r["beta"] for r in rows])
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "conv1"
+
+
+TRICKY = [r"$\frac{$", "$x$ and $", r"price $5\$", "_hidden"]  # invalid formulas, a lone $, a legend-hiding "_"
+
+
+def _draw(fig):
+    fig.canvas.draw()  # mathtext is parsed here: an invalid formula raises
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_names_with_dollars_are_drawn_as_written_in_every_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import embedding, plots
+
+    net = _tiny_styled_net(TRICKY)
+    photo = torch.rand(1, 3, 32, 32)
+    _draw(plots.fig4_styles(net, photo))
+    _draw(plots.fig7_grid(net, photo, TRICKY, rows=2, cols=2))
+    _draw(plots.fig1b_strip(net, photo, TRICKY[0], TRICKY[1], alphas=(0.0, 1.0)))
+    ax = plots.style_map(net)
+    assert [t.get_text() for t in ax.texts] == [n.replace("$", r"\$") for n in TRICKY]
+    _draw(ax.figure)
+    _draw(plots.show_images([photo] * 4, TRICKY, suptitle=TRICKY[0]))
+    ax = plots.plot_curves({name: [1.0, 0.5] for name in TRICKY}, title=TRICKY[1], xlabel=TRICKY[2])
+    assert len(ax.get_legend().get_texts()) == 4  # "_hidden" is in the legend too
+    _draw(ax.figure)
+    _draw(plots.plot_layer_spread(embedding.layer_spread(net), title=TRICKY[0]).figure)
+    # Math notation is still there when asked for.
+    fig = plots.show_images([photo], [r"$\alpha = 0.5$"], mathtext=True)
+    assert fig.axes[0].get_title() == r"$\alpha = 0.5$"
+    _draw(fig)
+
+
+def test_fig7_never_opens_a_style_name_as_a_file(tmp_path):
+    import os
+    import threading
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import plots
+    from cinlab.images import save_image
+
+    fifo = tmp_path / "a_fifo"
+    os.mkfifo(fifo)  # reading it blocks until someone writes: a hang if the name were opened
+    picture = tmp_path / "picture.png"
+    save_image(torch.rand(1, 3, 20, 20), picture)
+    names = [str(fifo), str(picture), "c", "d"]
+    net = _tiny_styled_net(names)
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault("fig", plots.fig7_grid(net, torch.rand(1, 3, 32, 32), names, 2, 2)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=120)
+    if worker.is_alive():  # release the blocked reader before failing
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(timeout=30)
+        pytest.fail("fig7_grid opened a style name (a FIFO) as a file and hung")
+    corners = [ax for ax in result["fig"].axes if ax.get_title()]
+    assert [ax.get_title() for ax in corners] == names and not any(ax.images for ax in corners)

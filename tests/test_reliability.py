@@ -17,6 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 import zipfile
@@ -142,6 +143,62 @@ def test_two_writers_of_one_new_file_exactly_one_wins(tmp_path):
         barrier = manager.Barrier(2)
         for round_ in range(25):
             path = tmp_path / f"out{round_}.png"
+            outcomes = pool.map(_save_once, [(path, barrier), (path, barrier)])
+            assert sorted(outcomes) == ["exists", "saved"], outcomes
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink", "fifo"])
+def test_a_planted_lock_file_is_refused_and_what_it_points_to_is_untouched(tmp_path, capsys, plant):
+    run, victim = tmp_path / "shared_run", tmp_path / "precious.txt"
+    run.mkdir()
+    victim.write_text("a user's file")
+    lock = run / ".lock"
+    if plant == "symlink":
+        lock.symlink_to(victim)
+    elif plant == "hardlink":
+        os.link(victim, lock)
+    else:
+        os.mkfifo(lock)  # opening it for writing must not hang either
+    with pytest.raises(files.OutputError, match="link or a special file"):
+        files.RunLock(run).acquire()
+    message = one_line_error(capsys, main(["train", "--out", str(run), "--steps", "2", *TRAIN]))
+    assert ".lock" in message and "Remove it" in message
+    assert victim.read_text() == "a user's file"
+    assert not (run / "train_log.csv").exists()
+    lock.unlink()
+    with files.RunLock(run):  # a plain lock file is made and used as before
+        assert lock.is_file() and not lock.is_symlink()
+
+
+@pytest.mark.parametrize("name", ["p" * 251 + ".png", "é" * 125 + "x.png"])  # 255 bytes: the longest legal name
+def test_the_longest_legal_output_name_can_be_written_atomically(tmp_path, name):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert len(os.fsencode(name)) == limit == 255
+    target = tmp_path / name
+    save_image(torch.rand(1, 3, 4, 4), target)
+    assert target.exists() and [p.name for p in tmp_path.iterdir()] == [name]
+    with pytest.raises(FileExistsError, match="already exists"):  # exclusive publish holds for long names
+        save_image(torch.rand(1, 3, 4, 4), target)
+    with pytest.raises(RuntimeError, match="interrupted"), files.atomic_output(target, overwrite=True) as tmp:
+        tmp.write_bytes(b"half")
+        assert len(os.fsencode(tmp.name)) <= limit and tmp.name.startswith(".") and tmp.name.endswith(".tmp")
+        assert tmp in list(tmp_path.glob(".*.tmp"))  # what remove_stale_temp_files looks for
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing left behind, the old file kept
+    # A temporary file a killed writer left (same naming) is found and removed.
+    fd, left = tempfile.mkstemp(dir=tmp_path, prefix=files._temp_prefix(target), suffix=".tmp")
+    os.close(fd)
+    assert files.remove_stale_temp_files(tmp_path) == [Path(left)]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_two_writers_of_one_longest_name_exactly_one_wins(tmp_path):
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        for round_ in range(5):
+            path = tmp_path / (f"{round_}" * 251 + ".png")
             outcomes = pool.map(_save_once, [(path, barrier), (path, barrier)])
             assert sorted(outcomes) == ["exists", "saved"], outcomes
     assert not list(tmp_path.glob(".*.tmp"))
@@ -395,6 +452,124 @@ def test_non_finite_weights_and_diverging_runs_are_one_line_errors(tmp_path, cap
     assert "NaN or infinite" in one_line_error(capsys, code)
 
 
+def test_an_unwritable_image_format_is_refused_before_the_optimisation(tmp_path, capsys, monkeypatch):
+    import cinlab.optimization
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the optimisation ran before the output format was checked")
+
+    monkeypatch.setattr(cinlab.optimization, "gatys", must_not_run)
+    for name, words in (("x.xyz", "Unknown image format"), ("x.psd", "Cannot write PSD")):
+        args = ["gatys", "--content", "astronaut", "--style", "ihc", "--out", str(tmp_path / name), "--quiet"]
+        assert words in one_line_error(capsys, main(args))
+    args = ["stylize", "--model", "no_model.pt", "--content", "astronaut", "--out", str(tmp_path / "x.xyz")]
+    assert "No checkpoint" in one_line_error(capsys, main(args))  # (stylize checks its output before the pass too)
+
+
+def test_running_out_of_memory_is_one_line_naming_the_fix_but_bugs_keep_their_traceback(
+    small_model, tmp_path, capsys, monkeypatch
+):
+    args = ["stylize", "--model", str(small_model), "--content", "astronaut", "--size", "32", "--out"]
+    for error in (
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 21474836480 bytes."),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        MemoryError(),
+    ):
+        monkeypatch.setattr(TransformerNet, "stylize", lambda *a, error=error, **k: (_ for _ in ()).throw(error))
+        message = one_line_error(capsys, main([*args, str(tmp_path / "oom.png")]))
+        assert "out of memory" in message and "--size" in message
+    monkeypatch.setattr(TransformerNet, "stylize", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # not every RuntimeError is the user's to fix
+        main([*args, str(tmp_path / "bug.png")])
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_an_offline_vgg16_download_is_a_cinlab_error_and_one_line(tmp_path, capsys, monkeypatch):
+    import urllib.error
+
+    from torchvision.models import VGG16_Weights
+
+    from cinlab.loss_network import LossNetwork, LossNetworkWeightsError
+
+    def offline(self, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.delenv("CINLAB_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    with pytest.raises(LossNetworkWeightsError, match="Could not download torchvision's VGG-16 weights") as info:
+        LossNetwork("vgg16", layers=["relu1_2"])
+    assert isinstance(info.value, RuntimeError) and "CINLAB_VGG16_WEIGHTS" in str(info.value)
+    args = ["train", "--out", str(tmp_path / "run"), "--steps", "1", *TRAIN]
+    args[args.index("fast")] = "paper"
+    message = one_line_error(capsys, main(args))
+    assert "Could not download" in message and "vgg19" in message
+
+
+def _stylize_under_a_memory_limit(model, out, size, limit):
+    """``cinlab stylize`` in a subprocess whose address space may grow by ``limit`` bytes (RLIMIT_AS)."""
+    script = (
+        "import resource, sys\n"
+        "import cinlab.cli\n"
+        "size = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize'))\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, (size + {limit}, resource.RLIM_INFINITY))\n"
+        f"sys.exit(cinlab.cli.main(['stylize', '--model', {str(model)!r}, '--content', 'astronaut', "
+        f"'--size', '{size}', '--out', {str(out)!r}, '--device', 'cpu']))\n"
+    )
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "2"}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env
+    )
+
+
+def test_a_size_too_large_for_the_memory_is_refused_naming_a_size_that_then_works(small_model, tmp_path):
+    limit = 768 << 20  # a machine with far less memory than this one: what 16 GB is to --size 4096
+    refused = _stylize_under_a_memory_limit(small_model, tmp_path / "big.png", 3000, limit)
+    message = refused.stderr.strip()
+    assert refused.returncode == 2 and "Traceback" not in message and message.count("\n") == 0, message
+    assert "address-space limit" in message and "--size" in message
+    assert not (tmp_path / "big.png").exists()
+    largest = int(message.split("--size ")[1].split(")")[0])
+    assert 256 <= largest < 3000
+    done = _stylize_under_a_memory_limit(small_model, tmp_path / "largest.png", largest, limit)
+    assert done.returncode == 0, done.stderr
+    assert min(cinlab.load_image(tmp_path / "largest.png").shape[-2:]) == largest
+
+
+def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
+    from cinlab.memory import stylize_bytes
+
+    script = (
+        "import torch, json\n"
+        "from cinlab.model import TransformerNet\n"
+        "net = TransformerNet(2, width=0.25).eval(); x = torch.rand(1, 3, 768, 1024)\n"
+        "net.stylize(torch.rand(1, 3, 32, 32), [0, 1], precision='float32')\n"
+        "rss = lambda key: next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
+        "open('/proc/self/clear_refs', 'w').write('5'); before = rss('VmRSS')\n"
+        "net.stylize(x, [0, 1], precision='float32')\n"
+        "print(rss('VmHWM') - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    measured = int(done.stdout.split()[-1])
+    estimate = stylize_bytes(TransformerNet(2, width=0.25), 768, 1024, count=2)
+    assert measured <= estimate <= 2.5 * measured, (measured, estimate)
+
+
+def test_several_styles_that_do_not_fit_in_one_pass_are_rendered_a_few_at_a_time(monkeypatch):
+    from cinlab import memory
+
+    net = TransformerNet(8, width=0.25)
+    one = memory.stylize_bytes(net, 500, 600, 1)
+    monkeypatch.setattr(
+        memory, "available_memory", lambda device="cpu": (one + (one - memory.FIXED_BYTES) * 2, "a test")
+    )
+    assert memory.images_per_pass(net, 500, 600, 8) == 3
+    with pytest.raises(memory.NotEnoughMemoryError, match=r"at most \d+ px") as info:
+        memory.check_stylize_memory(net, 1000, 1200, 1)
+    side = int(str(info.value).split("size=")[1].split(";")[0])
+    assert memory.stylize_bytes(net, side, round(side * 1.2), 1) <= one * 3 and side >= 500
+
+
 @pytest.mark.parametrize("flag", ["--steps", "--crop-size", "--batch", "--style-size"])
 def test_non_positive_sizes_are_refused(tmp_path, capsys, flag):
     message = one_line_error(capsys, main(["train", "--out", str(tmp_path / "run"), *TRAIN, flag, "-5"]))
@@ -554,14 +729,19 @@ def test_corrupt_files_in_a_training_folder_are_skipped_with_one_warning(tmp_pat
 # ----------------------------------------------------------------------------- newcomer's edges
 
 
-def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("variable", ["CINLAB_IMAGE_DIR", "CINLAB_DATA_DIR"])  # the documented name and its older one
+def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, capsys, variable):
     import shutil
 
     import pooch
 
-    from cinlab.registry import image_info
+    from cinlab.registry import image_dir, image_info
 
-    shared = Path(os.environ["CINLAB_IMAGE_DIR"])
+    shared = image_dir()  # however the user named the folder: the library's own reading of the settings
+    for name in ("CINLAB_IMAGE_DIR", "CINLAB_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(shared))
+    assert image_dir() == shared
 
     def fake_download(self, url, output_file, pooch_):  # the "network": copies the file the URL names
         name = next(n for n in cinlab.image_names("finetune") if image_info(n).url == url)
@@ -571,8 +751,23 @@ def test_download_images_fills_a_folder_for_offline_use(tmp_path, monkeypatch, c
     assert main(["download-images", "--out", str(tmp_path / "offline"), "--set", "finetune", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "2 of 2 images verified" in out and f"CINLAB_IMAGE_DIR={(tmp_path / 'offline').resolve()}" in out
-    monkeypatch.setenv("CINLAB_IMAGE_DIR", str(tmp_path / "offline"))
+    monkeypatch.setenv(variable, str(tmp_path / "offline"))
+    assert image_dir() == tmp_path / "offline"
     assert min(cinlab.load_image("van_gogh_cottages", 32).shape[-2:]) == 32
+
+
+def test_tests_read_the_image_folder_through_the_library():
+    """No test reads the image-folder variables itself (a user may have set either name); setting them is fine."""
+    import re
+
+    read = re.compile(r"environ\[\s*['\"]CINLAB_(?:IMAGE|DATA)_DIR['\"]\s*\](?!\s*=[^=])")
+    offenders = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in [*sorted((ROOT / "tests").glob("*.py")), ROOT / "conftest.py"]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if read.search(line)
+    ]
+    assert not offenders, offenders
 
 
 def test_the_offline_error_does_not_point_into_the_repository(tmp_path, monkeypatch):

@@ -108,7 +108,9 @@ def test_staging_takes_whatever_notebooks_and_guides_are_committed(tmp_path, mon
 @needs_tools
 def test_the_landing_page_loads_nothing_from_other_sites():
     """The README's badges (images on other sites) become plain links on the site: it works offline."""
-    readme = "| a | [![Open in Colab](https://colab.example/badge.svg)](https://colab.example/nb) ![local](data/x.jpg) |"
+    readme = (
+        "| a | [![Open in Colab](https://colab.example/badge.svg)](https://colab.example/nb) ![local](data/x.jpg) |"
+    )
     page = site_build.landing_page(readme, [], False)
     assert "[Open in Colab](https://colab.example/nb)" in page and "badge.svg" not in page
     assert "![local](data/x.jpg)" in page

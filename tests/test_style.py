@@ -143,3 +143,25 @@ def test_the_network_follows_the_rule_in_forward_and_stylize():
     x = torch.rand(2, 3, 16, 16)
     with pytest.raises(ValueError, match="3 styles for a batch of 2"):
         net(x, [0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "typed,suggested",
+    [("starry_nigth", "starry_night"), ("Starry_Night", "starry_night"), ("the scream", "the_scream")],
+)
+def test_a_misspelt_style_name_gets_did_you_mean(typed, suggested):
+    names = ["starry_night", "the_scream", "udnie", "water_lilies"]
+    with pytest.raises(ValueError, match=f"Did you mean '{suggested}'") as info:
+        style.style_label(typed, 4, names)
+    assert str(info.value).count("\n") == 0
+    with pytest.raises(ValueError) as far:  # nothing close: no guess, but the list of names
+        style.style_label("zebra", 4, names)
+    assert "Did you mean" not in str(far.value) and "water_lilies" in str(far.value)
+
+
+def test_the_message_for_a_network_with_many_styles_stays_short():
+    names = [f"style_{i:05d}" for i in range(5000)]
+    with pytest.raises(ValueError) as info:
+        style.style_label("style_00042x", 5000, names)
+    message = str(info.value)
+    assert "'style_00042'" in message and "5000 in all" in message and len(message) < 2000
