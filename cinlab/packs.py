@@ -150,7 +150,8 @@ def install(
 
     Everything is checked before anything in ``data`` changes: the pack (:func:`read_pack`), that
     every ``.pt`` file is a sound checkpoint, and ``check(models, results)`` run on the unpacked
-    copy (the figures are re-rendered there, so a network that cannot draw them is refused).
+    copy (:func:`cinlab.reproduce.check_results`: each network is the one its name says, and the
+    figures are re-rendered there).
     Files that would replace different ones need ``overwrite``. Returns the installed names.
     """
     files = read_pack(pack_dir)
@@ -177,8 +178,8 @@ def install(
         if check is not None:
             try:
                 check(staging / "models", staging / "results")
-            except Exception as err:  # whatever a crafted network makes the figures do
-                raise PackError(f"The pack's networks cannot draw the figures ({type(err).__name__}: {err}).") from None
+            except Exception as err:  # whatever a crafted network makes the check do
+                raise PackError(f"The pack's contents fail the check ({type(err).__name__}: {err}).") from None
         for sub in ("models", "results"):
             (data / sub).mkdir(exist_ok=True)
             for path in (staging / sub).iterdir():

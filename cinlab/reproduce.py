@@ -310,6 +310,26 @@ def _copy_log(src: Path, dst: Path, every: int = 1) -> None:
     write_bytes(dst, buffer.getvalue().encode(), overwrite=True)
 
 
+def check_results(models: Path, results: Path) -> None:
+    """Check a results folder before it is installed: every network named in :data:`RUNS` holds
+    exactly the styles its run trained (a valid checkpoint of another network under a shipped name
+    is refused), then the README's figures are drawn from it (:func:`render_figures`)."""
+    shipped = {run.name: run.shipped for run in RUNS}
+    for run in RUNS:
+        if run.shipped is None or not (models / f"{run.shipped}.pt").exists():
+            continue
+        names = load_model(models / f"{run.shipped}.pt", "cpu").style_names
+        expected = run.style_list()
+        if run.base is not None:  # a grown network: its base's styles, then the new ones
+            expected = load_model(models / f"{shipped[run.base]}.pt", "cpu").style_names + expected
+        if names != expected:
+            raise ValueError(
+                f"{run.shipped}.pt holds the styles {names[:4]}{'...' if len(names) > 4 else ''}, not the "
+                f"{len(expected)} its run trains ({expected[:4]}{'...' if len(expected) > 4 else ''})."
+            )
+    render_figures(models, results)
+
+
 def render_figures(models: Path, results: Path, size: int = 256) -> None:
     """The README's Fig 4, Fig 1b and Fig 7 as JPEG files, drawn by :mod:`cinlab.plots`' recipes."""
     import matplotlib
@@ -404,7 +424,7 @@ def main(argv=None) -> dict:
 def _main(args: argparse.Namespace) -> dict:
     data = Path(args.publish) if args.publish else assets_dir()
     if args.install:
-        installed = install(Path(args.install), data, check=render_figures, overwrite=args.overwrite)
+        installed = install(Path(args.install), data, check=check_results, overwrite=args.overwrite)
         print(f"installed {len(installed)} files into {data} and re-rendered the figures")
         return {"installed": installed}
     profile = dict(PROFILES[args.profile])
