@@ -541,7 +541,7 @@ def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
     script = (
         "import torch, json\n"
         "from cinlab.model import TransformerNet\n"
-        "net = TransformerNet(2, width=0.25).eval(); x = torch.rand(1, 3, 768, 1024)\n"
+        "net = TransformerNet(num_styles=2, width=0.25).eval(); x = torch.rand(1, 3, 768, 1024)\n"
         "net.stylize(torch.rand(1, 3, 32, 32), [0, 1], precision='float32')\n"
         "rss = lambda key: next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
         "open('/proc/self/clear_refs', 'w').write('5'); before = rss('VmRSS')\n"
@@ -551,14 +551,14 @@ def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     measured = int(done.stdout.split()[-1])
-    estimate = stylize_bytes(TransformerNet(2, width=0.25), 768, 1024, count=2)
+    estimate = stylize_bytes(TransformerNet(num_styles=2, width=0.25), 768, 1024, count=2)
     assert measured <= estimate <= 2.5 * measured, (measured, estimate)
 
 
 def test_several_styles_that_do_not_fit_in_one_pass_are_rendered_a_few_at_a_time(monkeypatch):
     from cinlab import memory
 
-    net = TransformerNet(8, width=0.25)
+    net = TransformerNet(num_styles=8, width=0.25)
     one = memory.stylize_bytes(net, 500, 600, 1)
     monkeypatch.setattr(
         memory, "available_memory", lambda device="cpu": (one + (one - memory.FIXED_BYTES) * 2, "a test")
