@@ -374,6 +374,22 @@ class FrameCache:
             self.nbytes = 0
 
 
+#: What a preview render may take (ms): the browser and the transport add about 35 ms, so
+#: input-to-picture stays under 100 ms. The cost grows with the pixels, so the preview's side is
+#: the full side times sqrt(budget / full render time), in steps of 16 px, at least
+#: ``MIN_PREVIEW``; where the full picture fits the budget (a GPU) there is no preview.
+#: Measured full renders at 256 px (385x256), float32, one thread: 0.7-1.5 s on the 2-core AMD
+#: EPYC (30 GFLOP at ~40 GFLOP/s), so its previews are 48-64 px.
+PREVIEW_BUDGET_MS = 50.0
+MIN_PREVIEW = 48
+
+#: What a full render may take (ms) for the picture to settle within 300 ms of the last
+#: movement: the round trip and the paint add ~100 ms on 2 busy cores. Where the full picture
+#: asked for renders slower, the widget draws the largest one that fits (a multiple of 16 px):
+#: on the 2-core AMD EPYC, 256 px asked takes 600-700 ms, so 128 px (~160 ms) is drawn.
+FULL_BUDGET_MS = 180.0
+
+
 def full_side(
     size: int, probe_side: int, probe_ms: float, budget_ms: float, *, multiple: int = 16, smallest: int = 64
 ) -> int:
@@ -385,17 +401,49 @@ def full_side(
     return max(min(size, smallest), min(size, side))
 
 
-_FRAME_PICTURE = None
+@dataclass(frozen=True)
+class Sizing:
+    """How large a live picture is, decided in one place from the time one render took.
+
+    ``full_budget_ms``: the full picture is the largest, up to the size asked for, that renders
+    in this time (None: always the size asked for). ``preview_budget_ms``: a preview (drawn at
+    once while the controls move) is the largest that renders in this time, at least
+    ``min_preview`` px; no preview where the full picture fits this budget.
+    """
+
+    full_budget_ms: float | None = FULL_BUDGET_MS
+    preview_budget_ms: float = PREVIEW_BUDGET_MS
+    min_preview: int = MIN_PREVIEW
+
+    def full(self, asked: int, side: int, ms: float) -> int:
+        """The full picture's shorter side for ``asked`` px, given that ``side`` px took ``ms``."""
+        if self.full_budget_ms is None:
+            return asked
+        return full_side(asked, side, ms, self.full_budget_ms)
+
+    def preview(self, full: int, full_ms: float) -> int | None:
+        """The preview's shorter side for a ``full`` px picture that takes ``full_ms``; None: no preview needed."""
+        side = full_side(full, full, full_ms, self.preview_budget_ms, smallest=self.min_preview)
+        return side if side < full else None
 
 
-def frame_picture_class():
-    """:class:`FramePicture`, an ``anywidget.AnyWidget`` (made on first use: anywidget and
-    ipywidgets are needed only by the widgets)."""
-    global _FRAME_PICTURE
-    if _FRAME_PICTURE is None:
+_CLASSES: dict = {}
+
+
+def widget_classes() -> dict:
+    """The two browser views of a live widget, ``anywidget.AnyWidget`` classes made on first use
+    (anywidget and ipywidgets are needed only by the widgets), both drawn by ``frame_cache.js``:
+
+    - ``FramePicture``: the picture, with the browser-side frame cache;
+    - ``PointPad``: a square to click or drag in, which moves two sliders (the 2-D pad) in the
+      browser itself, so that the picture's view shows a point it has at once.
+    """
+    if not _CLASSES:
         import anywidget
         import ipywidgets
         import traitlets
+
+        script = Path(__file__).with_name("frame_cache.js")
 
         class FramePicture(anywidget.AnyWidget):
             """The picture of a live widget, with the browser-side frame cache (``frame_cache.js``).
@@ -404,17 +452,13 @@ def frame_picture_class():
             the picture's size in px. Frames go to the browser with :meth:`send_frame`.
             """
 
-            _esm = Path(__file__).with_name("frame_cache.js")
+            _esm = script
+            role = traitlets.Unicode("picture").tag(sync=True)
             controls = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(
                 sync=True, **ipywidgets.widget_serialization
             )
             width = traitlets.Int(256).tag(sync=True)
             height = traitlets.Int(256).tag(sync=True)
-
-            def show_state(self, key: str) -> None:
-                """Tell the browser that the kernel is about to move the controls to ``key``: it
-                shows that state's picture now, if it has it, and no state in between."""
-                self.send({"kind": "show", "key": key})
 
             def send_frame(self, key: str, frame: Frame, *, live: bool, bytes: bool = True) -> None:
                 """Send ``frame`` (the picture of state ``key``); ``live``: the kernel's current
@@ -429,5 +473,20 @@ def frame_picture_class():
                 }
                 self.send(content, buffers=[frame.jpeg] if frame.jpeg is not None and bytes else None)
 
-        _FRAME_PICTURE = FramePicture
-    return _FRAME_PICTURE
+        class PointPad(anywidget.AnyWidget):
+            """A picture (``background``, JPEG bytes) with a dot that marks the point (u, v) of
+            two sliders (``point``: [u, v], values 0-1); a press or a drag in it moves both sliders
+            in the browser, snapped to ``geometry["step"]``. ``geometry`` gives the picture's
+            side ``size`` and where the unit square lies in it (``square_x``, ``square_y``,
+            ``span``: px from the point (0, 0) to (1, 1)), and the dot's radius ``dot`` (px)."""
+
+            _esm = script
+            role = traitlets.Unicode("pad").tag(sync=True)
+            point = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(
+                sync=True, **ipywidgets.widget_serialization
+            )
+            background = traitlets.Bytes(b"").tag(sync=True)
+            geometry = traitlets.Dict().tag(sync=True)
+
+        _CLASSES.update(FramePicture=FramePicture, PointPad=PointPad)
+    return _CLASSES
