@@ -9,15 +9,18 @@ make it feel immediate, and neither is about style, so they live here:
   thread renders ahead while nothing else happens.
 - **Frames rendered ahead, kept in the browser.** The kernel renders the states a student
   reaches next (one step of any control, then whole rows of values: :func:`prefetch_plan`)
-  and sends every picture to the browser, where :class:`FramePicture`'s view
-  (``frame_cache.js``) keeps them keyed by the controls' state. A control moved to a state
-  already there shows its picture in the same browser task, without the kernel.
+  and sends every picture to the browser, where the ``FramePicture`` view (``frame_cache.js``,
+  :func:`widget_classes`) keeps them keyed by the controls' state. A control moved to a state
+  already there shows its picture in the next animation frame, without the kernel; the 2-D
+  pad's ``PointPad`` view moves its sliders in the browser itself, so a press in it is such a move.
+- **One sizing policy** (:class:`Sizing`): the full picture is the largest that renders within
+  ``FULL_BUDGET_MS``, a preview the largest within ``PREVIEW_BUDGET_MS``.
 
 A *state* is a tuple with one entry per control: a selection's index (dropdowns, toggle
 buttons) or a slider's value. :func:`state_key` writes it as the text both halves use.
 
-(Longer than the other modules, on purpose: the render threads, the prefetch plan and the frame
-cache are one mechanism, and the browser half in ``frame_cache.js`` mirrors the last two.)
+(Longer than the other modules, on purpose: the render threads, the prefetch plan, the sizes and
+the frame cache are one mechanism, and the browser half in ``frame_cache.js`` mirrors the last.)
 """
 
 from __future__ import annotations
@@ -119,6 +122,14 @@ class LatestOnly:
             self._changed, self._idle = True, False
             self._ahead = self.background is not None
             self._cond.notify_all()
+
+    def resume_ahead(self) -> None:
+        """Work ahead again: wake the background thread (which stopped when ``background()``
+        returned False), e.g. when another widget has finished its own work ahead."""
+        with self._cond:
+            if self.background is not None and not self._closed:
+                self._ahead = True
+                self._cond.notify_all()
 
     def pending(self) -> bool:
         """Whether a request is waiting (a full picture being drawn is then already stale), or

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import threading
 import weakref
 from typing import Callable, Mapping, Sequence
 
@@ -254,6 +255,7 @@ class LiveMixer:
         self._state = self.state()
         self._moved: tuple[int, int] | None = None
         self._plan = None
+        self._done_ahead = False  # the prefetch plan of the current state is rendered
         with _threads(self.threads):  # the first picture, before the cell ends (and in the saved still)
             self._fit_size()
             self._draw(preview=False)
@@ -263,7 +265,7 @@ class LiveMixer:
         self.image.on_msg(self._on_browser)
         offline = W.HTML(_CSS + OFFLINE_HINT)
         offline.add_class("cinlab-offline")
-        _LAST_USED[0] = weakref.ref(self)  # the newest widget renders ahead first
+        _use(self)  # the newest widget renders ahead first
         self.renderer = LatestOnly(
             self._draw, settle_s=settle_s, threads=self.threads, background=self._render_ahead, start=False
         )
@@ -274,14 +276,17 @@ class LiveMixer:
         self.widget = W.VBox([W.HBox([W.VBox(left + self._controls), self.image]), offline])
 
     def _changed(self, _change=None) -> None:
-        _LAST_USED[0] = weakref.ref(self)
+        self._done_ahead = False
+        _use(self)
         self.renderer.request()
 
     @property
     def rendering_ahead(self) -> bool:
-        """Whether this widget may render ahead: only the one last used (or made) does, so that
-        a notebook's other widgets leave the cores to it; the others resume when used."""
-        return _LAST_USED[0] is not None and _LAST_USED[0]() is self
+        """Whether this widget renders ahead now: one widget at a time, the one used (or made)
+        last first, so that it has the cores; once it has rendered its plan the next one does,
+        in the order they were used (a first click in a widget not used yet finds its picture
+        too). A widget used again takes its turn back at once."""
+        return _ahead_turn() is self
 
     # ------------------------------------------------------------------ states
 
@@ -418,6 +423,8 @@ class LiveMixer:
             )
             self.image.send_frame(key, frame, live=False)
             return True
+        self._done_ahead = True
+        _hand_over()
         return False
 
     def _on_browser(self, _widget, content, _buffers) -> None:
@@ -498,11 +505,35 @@ class LiveMixer:
 
     def close(self) -> None:
         """Stop the render thread and remove the widget from the page."""
+        self._done_ahead = True
         self.renderer.close()
         self.widget.close()
+        _hand_over()
 
 
-_LAST_USED: list = [None]  # a weak reference to the live widget last used or made
+# The live widgets, the one used (or made) last first, as weak references: the first of them with
+# work ahead left renders ahead (LiveMixer.rendering_ahead).
+_USED: list = []
+_USED_LOCK = threading.Lock()
+
+
+def _use(widget: LiveMixer) -> None:
+    with _USED_LOCK:
+        _USED[:] = [weakref.ref(widget)] + [r for r in _USED if r() is not None and r() is not widget]
+
+
+def _ahead_turn() -> LiveMixer | None:
+    """The widget whose turn it is to render ahead: the one used last that has work left."""
+    with _USED_LOCK:
+        widgets = [r() for r in _USED]
+    return next((w for w in widgets if w is not None and not w._done_ahead), None)
+
+
+def _hand_over() -> None:
+    """A widget has rendered its plan (or closed): wake the one whose turn it is now."""
+    widget = _ahead_turn()
+    if widget is not None and widget.renderer is not None:
+        widget.renderer.resume_ahead()
 
 
 class _threads:

@@ -29,7 +29,7 @@ from pathlib import Path
 import websocket
 
 from harness import LAB_SETTINGS, free_port, jupyterlab, pixels_differ, windowing
-from widget_latency import NOTEBOOK, WIDGET_CELLS
+from widget_latency import NOTEBOOK, WIDGET_CELLS, pad_point_at
 
 FIREFOX = "/usr/bin/firefox-esr"
 
@@ -38,7 +38,7 @@ class Bidi:
     """A WebDriver BiDi session over a websocket: :meth:`call` sends a command and returns its result."""
 
     def __init__(self, url: str, timeout: float = 300.0):
-        self.ws = websocket.create_connection(url, timeout=timeout)
+        self.ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)  # Firefox refuses an Origin
         self.next_id = 0
 
     def call(self, method: str, **params):
@@ -96,15 +96,16 @@ def main(argv=None) -> int:
             bidi.call("browsingContext.navigate", context=context, url=server.lab_url(notebook.name), wait="complete")
 
             def js(source: str, timeout: float = 1200.0):
-                result = bidi.call(
+                result = bidi.call(  # JSON back, not BiDi's own serialisation of values
                     "script.evaluate",
-                    expression=f"(async () => {{ {source} }})()",
+                    expression=f"(async () => JSON.stringify(await (async () => {{ {source} }})()))()",
                     target={"context": context},
                     awaitPromise=True,
                 )
                 if result["type"] == "exception":
                     raise RuntimeError(result["exceptionDetails"]["text"])
-                return result["result"].get("value")
+                value = result["result"].get("value")
+                return None if value is None else json.loads(value)
 
             def until(condition: str, timeout: float = 1200.0) -> None:
                 deadline = time.monotonic() + timeout
@@ -181,6 +182,54 @@ def main(argv=None) -> int:
                 print(
                     f"{name:<10} picture found {before.get('found')}, box before {before.get('boxed')}, "
                     f"after a key {after.get('boxed')}, changed on the screen {changed}: {'ok' if ok else 'FAILED'}"
+                )
+            # a press in the 2-D pad: the point goes where the pointer is, the picture changes on the screen
+            needle = WIDGET_CELLS["2-D pad"]
+            area = js(f"""
+                const cell = {panel}.content.widgets.find((c) => c.model.sharedModel.getSource().includes({json.dumps(needle)}));
+                const area = cell.node.querySelector('.cinlab-pad-area');
+                if (!area) return null;
+                const r = area.getBoundingClientRect();
+                return {{ x: r.x, y: r.y, width: r.width, height: r.height }};
+            """)
+            if area is None:
+                print("2-D pad    no .cinlab-pad-area (an older cinlab): press not checked")
+            else:
+                before = picture(needle)
+                png_before = screenshot(before)
+                fx, fy = 0.6, 0.4
+                x, y = area["x"] + fx * area["width"], area["y"] + fy * area["height"]
+                bidi.call(
+                    "input.performActions",
+                    context=context,
+                    actions=[
+                        {
+                            "type": "pointer",
+                            "id": "mouse",
+                            "parameters": {"pointerType": "mouse"},
+                            "actions": [
+                                {"type": "pointerMove", "x": round(x), "y": round(y)},
+                                {"type": "pointerDown", "button": 0},
+                                {"type": "pointerUp", "button": 0},
+                            ],
+                        }
+                    ],
+                )
+                deadline = time.monotonic() + 120
+                after = picture(needle)
+                while not after.get("settled") and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    after = picture(needle)
+                point = js(f"""
+                    const cell = {panel}.content.widgets.find((c) => c.model.sharedModel.getSource().includes({json.dumps(needle)}));
+                    return [...cell.node.querySelectorAll('.noUi-handle')].map((h) => Number(h.getAttribute('aria-valuenow')));
+                """)
+                changed = pixels_differ(png_before, screenshot(after))
+                expected = list(pad_point_at((fx, fy)))
+                ok = after.get("boxed") and changed and point == expected
+                failed |= not ok
+                print(
+                    f"2-D pad    a press at (0.85, 0.2) of the pad: point {point}, changed on the screen {changed}: {'ok' if ok else 'FAILED'}"
                 )
         finally:
             os.killpg(firefox.pid, 15)

@@ -455,8 +455,9 @@ def widget_text(scope, selector: str | None = None) -> str:
 
 
 def wait_for_image(image, timeout: float = 60.0) -> None:
-    """Wait until the ``<img>`` has a decoded picture."""
-    image.wait_for(state="visible", timeout=timeout * 1000)
+    """Wait until the ``<img>`` has a decoded picture (whether it is on the screen is
+    :func:`on_screen`'s question: a picture can be decoded and have no box)."""
+    image.wait_for(state="attached", timeout=timeout * 1000)
     image.evaluate("(img) => img.decode().catch(() => null)")
 
 

@@ -247,10 +247,16 @@ def _offset(element, start, end) -> tuple[float, float]:
 
 def pad_point_at(fraction: tuple[float, float]) -> tuple[float, float]:
     """The grid point of the 2-D pad under the pointer at ``fraction`` (x, y) of the pad's square
-    picture (``cinlab.widgets.pad_uv`` and ``snap``: what the widget should put there)."""
-    from cinlab.widgets import PAD_SIZE, pad_uv, snap
+    picture (``cinlab.widgets.pad_uv``, snapped to ``PAD_STEP`` as ``cinlab.widgets.snap`` does:
+    what the widget should put there; written out here to measure older versions too)."""
+    import math
 
-    return tuple(snap(p) for p in pad_uv(fraction[0] * PAD_SIZE, fraction[1] * PAD_SIZE))
+    from cinlab.widgets import PAD_SIZE, PAD_STEP, pad_uv
+
+    return tuple(
+        round(math.floor(p / PAD_STEP + 0.5) * PAD_STEP, 4)
+        for p in pad_uv(fraction[0] * PAD_SIZE, fraction[1] * PAD_SIZE)
+    )
 
 
 def pad_point_shown(output) -> tuple[float, float]:
