@@ -166,18 +166,18 @@ def test_a_cancelled_render_stops_only_its_own_thread(model, photo):
     def render_ahead():  # renders while the other thread's render is being cancelled
         def slow():
             inside.set()
-            done.wait(5)
+            done.wait(60)
             return False
 
         results["ahead"] = ahead.render(cancelled=slow)
 
     thread = threading.Thread(target=render_ahead)
     thread.start()
-    assert inside.wait(5)
+    assert inside.wait(60)
     with pytest.raises(widgets.RenderCancelled):
         mixer.render(cancelled=lambda: True)
     done.set()
-    thread.join(10)
+    thread.join(60)
     assert results["ahead"].shape == (1, 3, 32, 38)
 
 
@@ -197,18 +197,18 @@ def test_latest_only_draws_the_newest_state_and_drops_stale_ones():
     def draw(preview):
         drawn.append((preview, state["value"]))
         rendering.set()
-        assert finish.wait(10)  # a render that lasts until the drag below is over
+        assert finish.wait(60)  # a render that lasts until the drag below is over
 
     renderer = LatestOnly(draw, settle_s=0.05, threads=1)
     try:
         state["value"] = 1
         renderer.request()
-        assert rendering.wait(10)  # the first preview is being drawn ...
+        assert rendering.wait(60)  # the first preview is being drawn ...
         for value in range(2, 41):  # ... while the controls move 39 more times
             state["value"] = value
             renderer.request()
         finish.set()
-        assert renderer.wait(10)
+        assert renderer.wait(60)
     finally:
         renderer.close()
     # the state the first render started from, then only the newest: one preview, one full picture
@@ -221,7 +221,7 @@ def test_latest_only_waits_for_the_controls_to_settle_before_the_full_picture():
     renderer = LatestOnly(lambda preview: drawn.append((preview, time.monotonic())), settle_s=0.2, threads=1)
     try:
         renderer.request()
-        assert renderer.wait(10)
+        assert renderer.wait(60)
     finally:
         renderer.close()
     (p1, t1), (p2, t2) = drawn
@@ -247,10 +247,10 @@ def test_a_full_picture_in_progress_gives_way_to_a_new_change():
     renderer = LatestOnly(draw, settle_s=0.02, threads=1)
     try:
         renderer.request()
-        assert full_started.wait(10)  # the preview is done and the full render has started
+        assert full_started.wait(60)  # the preview is done and the full render has started
         draw_full, renderer.draw = draw, lambda preview: drawn.append(preview)  # the next full render ends
         renderer.request()
-        assert renderer.wait(10)
+        assert renderer.wait(60)
     finally:
         renderer.close()
     assert renderer.draws["cancelled"] == 1 and renderer.draws["full"] == 1
@@ -268,9 +268,9 @@ def test_latest_only_uses_its_own_thread_count_and_survives_errors():
     renderer = LatestOnly(draw, settle_s=0.01, threads=1)
     try:
         renderer.request()
-        assert renderer.wait(5)
+        assert renderer.wait(60)
         renderer.request()  # still alive after an error
-        assert renderer.wait(5)
+        assert renderer.wait(60)
     finally:
         renderer.close()
     assert seen == [1, 1, 1, 1] and isinstance(renderer.error, RuntimeError)
@@ -299,7 +299,7 @@ def test_two_style_slider_renders_a_preview_then_the_full_picture(model, photo, 
     before = box.picture
     box.cache.clear()  # nothing rendered ahead: the kernel draws this state itself
     box.controls["alpha"].value = 1.0
-    assert box.renderer.wait(5)
+    assert box.renderer.wait(60)
     assert sizes == [16, None]  # a small preview at once, the full picture after the pause
     assert box.picture != before and picture_size(box) == (38, 32)
     torch.testing.assert_close(box.mixer.weights, torch.tensor([0.0, 0.0, 0.0, 1.0]))
@@ -309,7 +309,7 @@ def test_two_style_slider_renders_a_preview_then_the_full_picture(model, photo, 
 def test_the_preview_is_as_large_as_fits_the_time_budget(model, photo, live, monkeypatch):
     box = two_style_slider(model, photo, 0, 3, size=256, full_budget_ms=None)
     live(box)
-    assert box.renderer.wait(60, background=True)  # nothing renders (and times itself) behind the test's back
+    assert box.renderer.wait(300, background=True)  # nothing renders (and times itself) behind the test's back
     assert box.sizing == Sizing(full_budget_ms=None, preview_budget_ms=50.0, min_preview=widgets.MIN_PREVIEW)
     box.full_ms = 40.0  # a GPU: the full picture fits the budget, no preview
     assert box.preview_size is None
@@ -327,7 +327,7 @@ def test_the_preview_is_as_large_as_fits_the_time_budget(model, photo, live, mon
     box.full_ms = 30.0
     box.cache.clear()
     box.controls["alpha"].value = 0.8
-    assert box.renderer.wait(30)
+    assert box.renderer.wait(60)
     assert sizes == [None]  # the full picture at once, and only once
 
 
@@ -345,7 +345,7 @@ def test_weight_sliders_normalise(model, photo, live):
     live(box)
     assert list(box.controls) == ["a", "b", "c"]  # named by their styles
     box.controls["b"].value = 1.0
-    assert box.renderer.wait(5)
+    assert box.renderer.wait(60)
     torch.testing.assert_close(box.mixer.weights, torch.tensor([0.5, 0.5, 0.0, 0.0]))
 
 
@@ -354,11 +354,11 @@ def test_all_weights_zero_shows_a_message_and_dims_the_picture(model, photo, liv
     live(box)
     for slider in box.controls.values():
         slider.value = 0.0
-    assert box.renderer.wait(5)
+    assert box.renderer.wait(60)
     assert "Nothing to show" in box.caption and "raise at least one slider" in box.caption
     assert box.current[1].error and box.current[1].jpeg is None  # the browser dims the old picture (frame_cache.js)
     box.controls["c"].value = 0.5  # back to a mixture: a picture again
-    assert box.renderer.wait(5)
+    assert box.renderer.wait(60)
     assert box.current[1].error is None and "ms per render" in box.caption
     torch.testing.assert_close(box.mixer.weights, torch.tensor([0.0, 0.0, 1.0, 0.0]))
 
@@ -368,7 +368,7 @@ def test_spatial_blend_widget(model, photo, live):
     live(blend)
     before = blend.picture
     blend.controls["position"].value = 0.2
-    assert blend.renderer.wait(5)
+    assert blend.renderer.wait(60)
     assert blend.mixer.spatial is not None and blend.mixer.spatial.shape[1] == 4
     assert blend.picture != before
 
@@ -417,10 +417,10 @@ def test_the_pad_moves_the_mixture_through_its_two_sliders(model, photo, live):
     assert background.size == (widgets.PAD_SIZE, widgets.PAD_SIZE)
     assert _red_pixels(background) == 0  # the browser draws the dot
     u.value, v.value = 1.0, 0.0  # a press on the top-right corner
-    assert pad.renderer.wait(5)
+    assert pad.renderer.wait(60)
     torch.testing.assert_close(pad.mixer.weights, torch.tensor([0.0, 1.0, 0.0, 0.0]))
     u.value, v.value = 0.5, 1.0  # dragged to the middle of the bottom edge
-    assert pad.renderer.wait(5)
+    assert pad.renderer.wait(60)
     torch.testing.assert_close(pad.mixer.weights, torch.tensor([0.0, 0.0, 0.5, 0.5]))
     assert _red_pixels(pad.panel_still()) > 100  # the still picture has its dot, where the point is
 

@@ -185,6 +185,8 @@ def main(argv=None) -> int:
                 )
             # a press in the 2-D pad: the point goes where the pointer is, the picture changes on the screen
             needle = WIDGET_CELLS["2-D pad"]
+            before = picture(needle)  # (scrolls the cell into view first: the pad's box is then where it is pressed)
+            png_before = screenshot(before)
             area = js(f"""
                 const cell = {panel}.content.widgets.find((c) => c.model.sharedModel.getSource().includes({json.dumps(needle)}));
                 const area = cell.node.querySelector('.cinlab-pad-area');
@@ -195,8 +197,6 @@ def main(argv=None) -> int:
             if area is None:
                 print("2-D pad    no .cinlab-pad-area (an older cinlab): press not checked")
             else:
-                before = picture(needle)
-                png_before = screenshot(before)
                 fx, fy = 0.6, 0.4
                 x, y = area["x"] + fx * area["width"], area["y"] + fy * area["height"]
                 bidi.call(
@@ -229,7 +229,8 @@ def main(argv=None) -> int:
                 ok = after.get("boxed") and changed and point == expected
                 failed |= not ok
                 print(
-                    f"2-D pad    a press at (0.85, 0.2) of the pad: point {point}, changed on the screen {changed}: {'ok' if ok else 'FAILED'}"
+                    f"2-D pad    a press at ({fx}, {fy}) of the pad: point {point} (expected {expected}), "
+                    f"changed on the screen {changed}: {'ok' if ok else 'FAILED'}"
                 )
         finally:
             os.killpg(firefox.pid, 15)
