@@ -7,13 +7,14 @@ Times, in one run and interleaved (round-robin, so a change in the machine's loa
 alike), what a widget does per picture:
 
 - ``reference``: the plain float32 network (:mod:`cinlab.reference`) mixing two styles at full size;
-- ``full`` / ``preview``: :class:`cinlab.widgets.StyleMixer` mixing two styles at full size and at
+- ``full`` / ``preview``: :class:`cinlab.mixer.StyleMixer` mixing two styles at full size and at
   the preview size, each + JPEG encode (quality 90 / 80) as the widget sends it; the preview size
-  is what the widget would choose here (:func:`cinlab.widgets.preview_side`: as large as fits
-  ``PREVIEW_BUDGET_MS``, judged from the full render's time), or ``--preview``;
+  is what the widget would choose here (:meth:`cinlab.live.Sizing.preview`: as large as fits the
+  preview budget, judged from the full render's time), or ``--preview``;
 - ``spatial, 32 styles``: a spatial split through the network with all 32 styles' weight maps
   (what the widget did before it cut the network down to the styles in use);
-- ``spatial full`` / ``spatial preview``: the StyleMixer's spatial split (2 styles) + JPEG.
+- ``spatial full`` / ``spatial preview``: the StyleMixer's spatial split (a condition on the 2
+  styles it uses) + JPEG.
 
 Threads: by default what the widget's render thread uses (:func:`cinlab.live.render_threads`,
 half the cores). Prints median and minimum wall time and median CPU time (process time, all
@@ -33,10 +34,10 @@ import torch
 from cinlab import style
 from cinlab.checkpoint import load_model
 from cinlab.config import models_dir
+from cinlab.live import Sizing, render_threads
+from cinlab.mixer import StyleMixer
 from cinlab.reference import PlainCIN, PlainNet
 from cinlab.style import StyleCondition
-from cinlab.live import render_threads
-from cinlab.widgets import PREVIEW_BUDGET_MS, StyleMixer, preview_side
 
 
 def main(argv=None):
@@ -66,7 +67,8 @@ def main(argv=None):
         mixer.set_pair(0, 1, alpha)
         mixer.render()
         full_ms.append(mixer.last_ms)
-    preview = args.preview or preview_side(args.size, min(full_ms[1:])) or args.size
+    sizing = Sizing()
+    preview = args.preview or sizing.preview(args.size, min(full_ms[1:])) or args.size
 
     def sync():
         if device.type == "cuda":
@@ -139,7 +141,7 @@ def main(argv=None):
     )
     if not args.preview:
         print(
-            f"preview size: the widget's choice for a {PREVIEW_BUDGET_MS:.0f} ms budget after full renders of {min(full_ms[1:]):.0f} ms"
+            f"preview size: the widget's choice for a {sizing.preview_budget_ms:.0f} ms budget after full renders of {min(full_ms[1:]):.0f} ms"
         )
     print(f"{'':<24} {'median ms':>10} {'min ms':>8} {'cpu ms':>8}")
     for name in rows:

@@ -9,15 +9,18 @@ make it feel immediate, and neither is about style, so they live here:
   thread renders ahead while nothing else happens.
 - **Frames rendered ahead, kept in the browser.** The kernel renders the states a student
   reaches next (one step of any control, then whole rows of values: :func:`prefetch_plan`)
-  and sends every picture to the browser, where :class:`FramePicture`'s view
-  (``frame_cache.js``) keeps them keyed by the controls' state. A control moved to a state
-  already there shows its picture in the same browser task, without the kernel.
+  and sends every picture to the browser, where the ``FramePicture`` view (``frame_cache.js``,
+  :func:`widget_classes`) keeps them keyed by the controls' state. A control moved to a state
+  already there shows its picture in the next animation frame, without the kernel; the 2-D
+  pad's ``PointPad`` view moves its sliders in the browser itself, so a press in it is such a move.
+- **One sizing policy** (:class:`Sizing`): the full picture is the largest that renders within
+  ``FULL_BUDGET_MS``, a preview the largest within ``PREVIEW_BUDGET_MS``.
 
 A *state* is a tuple with one entry per control: a selection's index (dropdowns, toggle
 buttons) or a slider's value. :func:`state_key` writes it as the text both halves use.
 
-(Longer than the other modules, on purpose: the render threads, the prefetch plan and the frame
-cache are one mechanism, and the browser half in ``frame_cache.js`` mirrors the last two.)
+(Longer than the other modules, on purpose: the render threads, the prefetch plan, the sizes and
+the frame cache are one mechanism, and the browser half in ``frame_cache.js`` mirrors the last.)
 """
 
 from __future__ import annotations
@@ -121,6 +124,14 @@ class LatestOnly:
             self._changed, self._idle = True, False
             self._ahead = self.background is not None
             self._cond.notify_all()
+
+    def resume_ahead(self) -> None:
+        """Work ahead again: wake the background thread (which stopped when ``background()``
+        returned False), e.g. when another widget has finished its own work ahead."""
+        with self._cond:
+            if self.background is not None and not self._closed:
+                self._ahead = True
+                self._cond.notify_all()
 
     def pending(self) -> bool:
         """Whether a request is waiting (a full picture being drawn is then already stale), or
@@ -376,6 +387,22 @@ class FrameCache:
             self.nbytes = 0
 
 
+#: What a preview render may take (ms): the browser and the transport add about 35 ms, so
+#: input-to-picture stays under 100 ms. The cost grows with the pixels, so the preview's side is
+#: the full side times sqrt(budget / full render time), in steps of 16 px, at least
+#: ``MIN_PREVIEW``; where the full picture fits the budget (a GPU) there is no preview.
+#: Measured full renders at 256 px (385x256), float32, one thread: 0.7-1.5 s on the 2-core AMD
+#: EPYC (30 GFLOP at ~40 GFLOP/s), so its previews are 48-64 px.
+PREVIEW_BUDGET_MS = 50.0
+MIN_PREVIEW = 48
+
+#: What a full render may take (ms) for the picture to settle within 300 ms of the last
+#: movement: the round trip and the paint add ~100 ms on 2 busy cores. Where the full picture
+#: asked for renders slower, the widget draws the largest one that fits (a multiple of 16 px):
+#: on the 2-core AMD EPYC, 256 px asked takes 600-700 ms, so 128 px (~160 ms) is drawn.
+FULL_BUDGET_MS = 180.0
+
+
 def full_side(
     size: int, probe_side: int, probe_ms: float, budget_ms: float, *, multiple: int = 16, smallest: int = 64
 ) -> int:
@@ -387,17 +414,49 @@ def full_side(
     return max(min(size, smallest), min(size, side))
 
 
-_FRAME_PICTURE = None
+@dataclass(frozen=True)
+class Sizing:
+    """How large a live picture is, decided in one place from the time one render took.
+
+    ``full_budget_ms``: the full picture is the largest, up to the size asked for, that renders
+    in this time (None: always the size asked for). ``preview_budget_ms``: a preview (drawn at
+    once while the controls move) is the largest that renders in this time, at least
+    ``min_preview`` px; no preview where the full picture fits this budget.
+    """
+
+    full_budget_ms: float | None = FULL_BUDGET_MS
+    preview_budget_ms: float = PREVIEW_BUDGET_MS
+    min_preview: int = MIN_PREVIEW
+
+    def full(self, asked: int, side: int, ms: float) -> int:
+        """The full picture's shorter side for ``asked`` px, given that ``side`` px took ``ms``."""
+        if self.full_budget_ms is None:
+            return asked
+        return full_side(asked, side, ms, self.full_budget_ms)
+
+    def preview(self, full: int, full_ms: float) -> int | None:
+        """The preview's shorter side for a ``full`` px picture that takes ``full_ms``; None: no preview needed."""
+        side = full_side(full, full, full_ms, self.preview_budget_ms, smallest=self.min_preview)
+        return side if side < full else None
 
 
-def frame_picture_class():
-    """:class:`FramePicture`, an ``anywidget.AnyWidget`` (made on first use: anywidget and
-    ipywidgets are needed only by the widgets)."""
-    global _FRAME_PICTURE
-    if _FRAME_PICTURE is None:
+_CLASSES: dict = {}
+
+
+def widget_classes() -> dict:
+    """The two browser views of a live widget, ``anywidget.AnyWidget`` classes made on first use
+    (anywidget and ipywidgets are needed only by the widgets), both drawn by ``frame_cache.js``:
+
+    - ``FramePicture``: the picture, with the browser-side frame cache;
+    - ``PointPad``: a square to click or drag in, which moves two sliders (the 2-D pad) in the
+      browser itself, so that the picture's view shows a point it has at once.
+    """
+    if not _CLASSES:
         import anywidget
         import ipywidgets
         import traitlets
+
+        script = Path(__file__).with_name("frame_cache.js")
 
         class FramePicture(anywidget.AnyWidget):
             """The picture of a live widget, with the browser-side frame cache (``frame_cache.js``).
@@ -406,17 +465,13 @@ def frame_picture_class():
             the picture's size in px. Frames go to the browser with :meth:`send_frame`.
             """
 
-            _esm = Path(__file__).with_name("frame_cache.js")
+            _esm = script
+            role = traitlets.Unicode("picture").tag(sync=True)
             controls = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(
                 sync=True, **ipywidgets.widget_serialization
             )
             width = traitlets.Int(256).tag(sync=True)
             height = traitlets.Int(256).tag(sync=True)
-
-            def show_state(self, key: str) -> None:
-                """Tell the browser that the kernel is about to move the controls to ``key``: it
-                shows that state's picture now, if it has it, and no state in between."""
-                self.send({"kind": "show", "key": key})
 
             def send_frame(self, key: str, frame: Frame, *, live: bool, bytes: bool = True) -> None:
                 """Send ``frame`` (the picture of state ``key``); ``live``: the kernel's current
@@ -431,5 +486,20 @@ def frame_picture_class():
                 }
                 self.send(content, buffers=[frame.jpeg] if frame.jpeg is not None and bytes else None)
 
-        _FRAME_PICTURE = FramePicture
-    return _FRAME_PICTURE
+        class PointPad(anywidget.AnyWidget):
+            """A picture (``background``, JPEG bytes) with a dot that marks the point (u, v) of
+            two sliders (``point``: [u, v], values 0-1); a press or a drag in it moves both sliders
+            in the browser, snapped to ``geometry["step"]``. ``geometry`` gives the picture's
+            side ``size`` and where the unit square lies in it (``square_x``, ``square_y``,
+            ``span``: px from the point (0, 0) to (1, 1)), and the dot's radius ``dot`` (px)."""
+
+            _esm = script
+            role = traitlets.Unicode("pad").tag(sync=True)
+            point = traitlets.List(traitlets.Instance(ipywidgets.Widget)).tag(
+                sync=True, **ipywidgets.widget_serialization
+            )
+            background = traitlets.Bytes(b"").tag(sync=True)
+            geometry = traitlets.Dict().tag(sync=True)
+
+        _CLASSES.update(FramePicture=FramePicture, PointPad=PointPad)
+    return _CLASSES

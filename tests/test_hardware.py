@@ -136,15 +136,15 @@ def test_one_function_decides_precision_for_training_and_inference(monkeypatch):
         calls.append(mode)
         return real(device, "fp16" if mode == "auto" else mode)
 
+    import cinlab.mixer
     import cinlab.model
     import cinlab.train
-    import cinlab.widgets
 
-    for module in (cinlab.train, cinlab.model, cinlab.widgets):
+    for module in (cinlab.train, cinlab.model, cinlab.mixer):
         monkeypatch.setattr(module, "choose_precision", spy)
     net = cinlab.TransformerNet(num_styles=2, width=0.25)
     assert net.stylize(torch.rand(1, 3, 16, 16), 1).dtype == torch.float32
-    mixer = cinlab.widgets.StyleMixer(net, torch.rand(1, 3, 16, 16), size=16)
+    mixer = cinlab.mixer.StyleMixer(net, torch.rand(1, 3, 16, 16), size=16)
     assert mixer.precision.dtype == torch.float16
     trainer = cinlab.Trainer(
         cinlab.TrainConfig.preset("fast", styles=["ihc"], width=0.25, content=["astronaut"]), device="cpu"

@@ -21,6 +21,14 @@ picture has been painted: the ``<img>``'s ``src`` changed (MutationObserver), ``
 resolved, the next animation frame ran and a task queued from it ran (after that frame's paint).
 ``latency_ms`` is first input to first such paint; ``settle_ms`` is last input to last paint.
 
+What a person sees is checked apart from that, from the screen: before and after every input the
+picture's box on the page (it has one: ``getClientRects()``) and its pixels, read back with a
+screenshot of that box (:func:`on_screen`). A new ``src``, or new decoded data, is not enough: both
+changed every time while no picture was on the screen at all (JupyterLab 4's default windowing).
+
+JupyterLab runs with its default settings (:data:`LAB_SETTINGS` changes nothing a student would
+see: no news, no update checks), windowing mode included, unless a test asks otherwise.
+
 Chromium comes from Debian (``apt-get install -y chromium``), not from ``playwright install``; it
 is launched with :data:`CHROMIUM_ARGS` (without the background-networking flags its start-up
 connections are refused by a closed network and slow it down).
@@ -58,16 +66,25 @@ CHROMIUM_ARGS = [
 ]
 PROBE_JS = (Path(__file__).with_name("latency_probe.js")).read_text()
 
-# JupyterLab user settings for a reproducible page: every cell attached to the DOM (no windowing,
-# so every widget exists and paints), no news / update checks, no toast notifications.
+# JupyterLab user settings for a reproducible page: JupyterLab's defaults (its notebook windowing
+# mode included: "contentVisibility" in JupyterLab 4.2+, which skips the rendering of cells off
+# screen), without news / update checks and toast notifications. ``windowing(mode)`` adds a mode.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification": {
         "fetchNews": "false",
         "checkForUpdates": False,
         "doNotDisturbMode": True,
     },
 }
+
+
+def windowing(mode: str | None, settings: Mapping[str, dict] = LAB_SETTINGS) -> dict:
+    """``settings`` with the notebook windowing mode ``mode`` ("none", "defer", "full",
+    "contentVisibility"); None: JupyterLab's default."""
+    out = dict(settings)
+    if mode is not None:
+        out["@jupyterlab/notebook-extension/tracker"] = {"windowingMode": mode}
+    return out
 
 
 # ----------------------------------------------------------------------------- JupyterLab server
@@ -225,6 +242,19 @@ def open_notebook(
     page = context.new_page()
     page.set_default_timeout(timeout * 1000)
     page.goto(server.lab_url(notebook))
+    _wait_for_notebook(page, notebook, timeout, kernel)
+    return page
+
+
+def reload_notebook(page, notebook: str, *, timeout: float = 120.0, kernel: bool = True) -> None:
+    """Reload the page (as a person coming back to a saved notebook whose kernel still runs) and
+    wait as :func:`open_notebook` does. A "leave the page?" question is answered yes."""
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    _wait_for_notebook(page, notebook, timeout, kernel)
+
+
+def _wait_for_notebook(page, notebook: str, timeout: float, kernel: bool) -> None:
     page.wait_for_function("() => window.jupyterapp !== undefined")
     page.evaluate(
         """async (path) => {
@@ -243,7 +273,6 @@ def open_notebook(
     page.evaluate("() => window.__cinlabPanel().sessionContext.ready")
     if kernel:
         wait_for_kernel_idle(page, timeout)
-    return page
 
 
 def kernel_status(page) -> str:
@@ -304,6 +333,17 @@ def run_all_cells(page, timeout: float = 900.0) -> list[dict]:
 def save_notebook(page) -> None:
     """Save the notebook (its document context) and wait until it is written."""
     page.evaluate("() => window.__cinlabPanel().context.save()")
+
+
+def trust_notebook(server: LabServer, path: str | Path) -> None:
+    """Mark the notebook ``path`` (relative to the server's root) trusted, as ``jupyter trust`` does,
+    in the server's own trust database (open it afterwards)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    full = server.root_dir / path
+    notebook = nbformat.read(full, as_version=4)
+    NotebookNotary(data_dir=str(server.home / "data")).sign(notebook)
 
 
 def restart_kernel(page, timeout: float = 120.0) -> None:
@@ -386,9 +426,12 @@ def find_controls(scope) -> list[Control]:
     return found
 
 
-def widget_image(scope, index: int = -1):
+def widget_image(scope, index: int = -1, timeout: float = 60.0):
     """The picture of a cinlab live widget (``img.cinlab-picture``) inside ``scope``; without one,
-    the ``index``-th ``<img>`` of an ipywidgets Image (default: the last)."""
+    the ``index``-th ``<img>`` of an ipywidgets Image (default: the last). Waits up to ``timeout``
+    seconds for one of them to be in the page (a live widget makes its picture with the first
+    frame from the kernel)."""
+    scope.locator("img.cinlab-picture, img.widget-image").first.wait_for(state="attached", timeout=timeout * 1000)
     if scope.locator("img.cinlab-picture").count():
         return scope.locator("img.cinlab-picture").first
     images = scope.locator("img.widget-image")
@@ -412,8 +455,9 @@ def widget_text(scope, selector: str | None = None) -> str:
 
 
 def wait_for_image(image, timeout: float = 60.0) -> None:
-    """Wait until the ``<img>`` has a decoded picture."""
-    image.wait_for(state="visible", timeout=timeout * 1000)
+    """Wait until the ``<img>`` has a decoded picture (whether it is on the screen is
+    :func:`on_screen`'s question: a picture can be decoded and have no box)."""
+    image.wait_for(state="attached", timeout=timeout * 1000)
     image.evaluate("(img) => img.decode().catch(() => null)")
 
 
@@ -459,6 +503,51 @@ def click_at(page, element, fx: float, fy: float) -> None:
 
 
 @dataclass
+class Seen:
+    """What a person sees of a picture: whether it has a box on the page, and the screenshot of
+    that box (PNG bytes; None without a box)."""
+
+    boxed: bool
+    png: bytes | None
+
+
+def on_screen(page, image) -> Seen:
+    """The picture ``image`` as it is on the screen: its box (``getClientRects()``, and a size)
+    and a screenshot of that box (scrolled into view first, as a person would look at it)."""
+    if image.count() == 0:
+        return Seen(False, None)
+    boxed = image.evaluate(
+        "(img) => { const r = img.getBoundingClientRect(); return img.getClientRects().length > 0 && r.width > 0 && r.height > 0; }"
+    )
+    if not boxed:
+        return Seen(False, None)
+    image.evaluate("(img) => img.scrollIntoView({ block: 'nearest' })")
+    box = image.bounding_box()
+    if box is None or box["width"] <= 0 or box["height"] <= 0:
+        return Seen(False, None)
+    return Seen(True, page.screenshot(clip=box, animations="disabled", caret="initial"))
+
+
+def pixels_differ(before: bytes | None, after: bytes | None, level: int = 2) -> bool:
+    """Whether two screenshots of a picture differ: some pixel by more than ``level`` (0-255) in a
+    channel. The same picture drawn again gives the same pixels (headless Chromium and Firefox
+    draw deterministically); a small move of a slider (a spatial blend's softness by 0.01) may
+    change only a few pixels, by a few levels."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if before is None or after is None:
+        return False
+    a = np.asarray(Image.open(io.BytesIO(before)).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
+    if a.shape != b.shape:
+        return True
+    return int(np.abs(a - b).max()) > level
+
+
+@dataclass
 class Measurement:
     """One input (or gesture) and the pictures it produced, in page milliseconds.
 
@@ -469,8 +558,13 @@ class Measurement:
     last picture painted (the picture the user is left with).
     ``from_browser``: the first picture was shown without a message from the kernel (the
     browser had it, see ``cinlab/frame_cache.js``).
-    ``changed``: the final picture's pixels differ from the picture before the input.
+    ``changed``: the final picture's decoded pixels differ from the picture before the input.
     ``breakdown``: for the first paint, where the time went (see :func:`breakdown`).
+    ``boxed``, ``seen_changed``: once settled, the picture has a box on the page, and its pixels
+    on the screen differ from those before the input (:func:`on_screen`): what a person sees.
+    ``steps_ms``: for every state the controls reached (a key, each point of a drag), input to
+    the picture of that state painted, where the view says which state it shows (cinlab's live
+    view: ``data-state``, ``data-shown``); states never shown are left out.
     """
 
     latency_ms: float | None
@@ -481,6 +575,9 @@ class Measurement:
     breakdown: dict[str, float] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False)
     from_browser: bool = False
+    boxed: bool = False
+    seen_changed: bool = False
+    steps_ms: list[float] = field(default_factory=list)
 
 
 def measure(
@@ -493,6 +590,7 @@ def measure(
     expect_change: bool = True,
     settled: Callable[[], bool] | None = None,
     value_handle=None,
+    look: bool = True,
 ) -> Measurement:
     """Run ``action`` (which sends input to the page) and measure what happens to ``image``.
 
@@ -502,14 +600,16 @@ def measure(
     picture is shown: widgets that render in a thread after the kernel went idle). If no new
     picture arrives within ``timeout`` seconds (or ``quiet_ms`` after the input when
     ``expect_change=False``) the measurement ends with ``latency_ms=None``. ``value_handle``: a
-    slider handle whose value changes tell which inputs of a drag moved it.
+    slider handle whose value changes tell which inputs of a drag moved it. ``look``: check the
+    screen before and after (:func:`on_screen`; off for timings alone).
     """
     settled = settled or (lambda: True)
     wait_for_kernel_idle(page, timeout)
     deadline = time.monotonic() + timeout
     while not settled() and time.monotonic() < deadline:
         time.sleep(0.05)
-    image.evaluate("(img) => window.__cinlabProbe.watch(img)")
+    before = on_screen(page, image) if look else None
+    image.evaluate("(img) => window.__cinlabProbe.watch(img)")  # and its view's data-state / data-shown
     if value_handle is not None:
         value_handle.evaluate("(h) => window.__cinlabProbe.watchValue(h)")
     else:
@@ -531,7 +631,11 @@ def measure(
             break
         time.sleep(0.05)
     raw = page.evaluate("() => window.__cinlabProbe.stop()")
-    return summarize(raw)
+    m = summarize(raw)
+    if look:
+        after = on_screen(page, image)
+        m.boxed, m.seen_changed = after.boxed, before.boxed and pixels_differ(before.png, after.png)
+    return m
 
 
 def summarize(raw: dict) -> Measurement:
@@ -551,6 +655,7 @@ def summarize(raw: dict) -> Measurement:
     first, last = later[0], paints[-1]
     stages = breakdown(raw, first, first_input)
     return Measurement(
+        steps_ms=step_latencies(raw),
         latency_ms=first["tPainted"] - first_input,
         settle_ms=max(0.0, last["tPainted"] - last_input),
         changed=changed,
@@ -560,6 +665,31 @@ def summarize(raw: dict) -> Measurement:
         raw=raw,
         from_browser="kernel_round_trip" not in stages,
     )
+
+
+def step_latencies(raw: dict) -> list[float]:
+    """For each state the controls reached (``data-state`` of the view), the time from the input
+    that caused it (the last input at or before it) to the paint of the picture of that state
+    (the paint whose ``src`` was set when ``data-shown`` became that state)."""
+    marks = raw.get("view", [])
+    inputs = [e["t"] for e in raw["inputs"]]
+    paints = [p for p in raw["paints"] if p.get("tPainted") is not None]
+    out = []
+    for mark in marks:
+        if mark["attr"] != "state":
+            continue
+        before = [t for t in inputs if t <= mark["t"]]
+        if not before:
+            continue
+        shown = next(
+            (s for s in marks if s["attr"] == "shown" and s["value"] == mark["value"] and s["t"] >= mark["t"]), None
+        )
+        if shown is None:
+            continue
+        paint = next((p for p in paints if abs(p["tSrc"] - shown["t"]) < 5), None)  # its src was set then
+        if paint is not None:
+            out.append(paint["tPainted"] - before[-1])
+    return out
 
 
 def breakdown(raw: dict, paint: dict, t_input: float | None = None) -> dict[str, float]:

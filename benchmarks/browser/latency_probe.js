@@ -12,6 +12,9 @@
 //   animation frame (the frame that paints the new image) and a task queued from that frame, which
 //   runs after the frame has been painted ("painted"). A cheap pixel fingerprint (32x32 canvas)
 //   tells whether the picture really changed.
+// - cinlab's live view (the picture's parent, class "cinlab-view") says which state of the controls
+//   it shows (data-shown) and which they are in (data-state): every change of either is recorded,
+//   which gives each state's input-to-picture time during a drag.
 // - The kernel websocket (/api/kernels/<id>/channels) is wrapped to log the time and size of every
 //   frame sent and received, which splits the latency into browser-side send, kernel round trip and
 //   browser-side receive.
@@ -28,6 +31,8 @@
     observer: null,
     values: [],      // {t}: changes of the watched slider handle's aria-valuenow (watchValue)
     valueObserver: null,
+    view: [],        // {attr: "state"|"shown", value, t}: changes of the live view's data-state / data-shown
+    viewObserver: null,
     fingerprintBefore: null,
     pending: 0,      // paints whose decode/paint has not finished yet
     lastActivity: 0, // time of the last input or src change
@@ -116,9 +121,21 @@
     /** Watch this <img> (replaces any previously watched one). */
     watch(img) {
       if (state.observer) state.observer.disconnect();
+      if (state.viewObserver) state.viewObserver.disconnect();
       state.img = img;
       state.observer = new MutationObserver(() => onNewSrc(img));
       state.observer.observe(img, { attributes: true, attributeFilter: ["src"] });
+      const view = img.closest(".cinlab-view");
+      state.viewObserver = null;
+      if (view) {
+        state.viewObserver = new MutationObserver((records) => {
+          const t = performance.now();
+          for (const r of records) {
+            if (state.recording) state.view.push({ attr: r.attributeName.slice(5), value: view.getAttribute(r.attributeName), t });
+          }
+        });
+        state.viewObserver.observe(view, { attributes: true, attributeFilter: ["data-state", "data-shown"] });
+      }
     },
     /** Also record when this slider handle's value changes (a drag: which input moved it). */
     watchValue(handle) {
@@ -133,6 +150,7 @@
     /** Open a measurement: forget earlier events, remember the current picture. */
     start() {
       state.values = [];
+      state.view = [];
       state.inputs = [];
       state.paints = [];
       state.frames = [];
@@ -155,6 +173,7 @@
         paints: state.paints,
         frames: state.frames,
         values: state.values,
+        view: state.view,
         fingerprintBefore: state.fingerprintBefore,
         fingerprintAfter: fingerprint(state.img),
         now: performance.now(),

@@ -14,12 +14,17 @@ whose output holds an ipywidgets Image), exercises every control ``n`` times:
 - toggle buttons: click the next button;
 
 plus ``--drags`` pointer drags of each slider (20 moves at ~33 Hz), and ``n`` clicks and ``--drags``
-drags on the 2-D pad's picture. A measurement ends once the widget shows its full-quality
-picture again (its status line no longer says "preview"). It prints, per control: n, the median
-and p90 of input-to-paint, the median settle time (last input to last picture painted: the
-full-quality one), the kernel's own render time of the last picture (status line), the pictures
-painted per input and whether the picture changed every time; then where the time of the
+drags on the 2-D pad's picture. A measurement ends once the widget shows the picture of its
+controls' state at full quality (cinlab's live view says which state it shows; without that, its
+status line no longer says "preview"). It prints, per control: n, the median and p90 of
+input-to-paint, the p90 of each state's input-to-paint during drags (``steps``), the median
+settle time (last input to last picture painted: the full-quality one), the kernel's own render
+time of the last picture (status line), the pictures painted per input, whether the picture came
+from the browser, and whether the picture was on the screen and changed there every time
+(``seen``: a box on the page and different pixels in a screenshot); then where the time of the
 keyboard/select inputs went, and the machine load before and after.
+
+JupyterLab runs with its default settings (``--windowing`` picks a notebook windowing mode).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from typing import Callable
 
 from harness import (
     CHROMIUM,
+    LAB_SETTINGS,
     cell_output,
     click_at,
     drag,
@@ -55,6 +61,7 @@ from harness import (
     wait_for_image,
     widget_image,
     widget_text,
+    windowing,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,10 +89,17 @@ class Row:
     stages: dict[str, list[float]] = field(default_factory=dict)
     sizes: list[list[int]] = field(default_factory=list)  # natural size of the last picture painted
     from_browser: list[bool] = field(default_factory=list)  # first picture shown without the kernel
+    seen: list[bool] = field(default_factory=list)  # on the screen: a box, and pixels that changed
+    boxed: list[bool] = field(default_factory=list)  # a box on the page once settled
+    steps: list[float] = field(default_factory=list)  # each state's input-to-picture (drags)
+    landed: list[bool] = field(default_factory=list)  # a pad drag: the point is where the pointer let go
 
     def add(self, m, render_ms):
         self.changed.append(m.changed and m.latency_ms is not None)
         self.from_browser.append(m.from_browser)
+        self.seen.append(m.boxed and m.seen_changed)
+        self.boxed.append(m.boxed)
+        self.steps.extend(m.steps_ms)
         self.paints.append(m.paints)
         if m.latency_ms is not None:
             self.latencies.append(m.latency_ms)
@@ -132,16 +146,29 @@ def next_toggle(container):
 
 
 def full_quality(output) -> Callable[[], bool]:
-    """A ``settled`` test for :func:`harness.measure`: the widget's status line does not say
-    "preview" (a cinlab live widget draws the full picture in a thread after a pause)."""
-    return lambda: "preview" not in widget_text(output)
+    """A ``settled`` test for :func:`harness.measure`: the widget shows the picture of its
+    controls' state at full quality (cinlab's live view: ``data-shown`` is ``data-state`` and
+    ``data-full`` is true; the kernel draws the full picture in a thread after a pause). A view
+    that does not say (an older cinlab): its status line does not say "preview"."""
+    view = output.locator(".cinlab-view")
+
+    def settled() -> bool:
+        if view.count():
+            return view.first.evaluate(
+                "(v) => v.dataset.state !== undefined && v.dataset.state === v.dataset.shown && v.dataset.full === 'true'"
+            )
+        return "preview" not in widget_text(output)
+
+    return settled
 
 
 def pad_picture(output):
-    """The 2-D pad's picture (``img.cinlab-pad``); without one, any second picture (image or
-    canvas) in the widget; None if there is none."""
-    if output.locator("img.cinlab-pad").count():
-        return output.locator("img.cinlab-pad").first
+    """The 2-D pad's square with its paintings (``.cinlab-pad-area``, or the ``img.cinlab-pad`` of
+    an older cinlab); without one, any second picture (image or canvas) in the widget; None if
+    there is none."""
+    for selector in (".cinlab-pad-area", "img.cinlab-pad"):
+        if output.locator(selector).count():
+            return output.locator(selector).first
     pictures = output.locator("canvas, img.widget-image")
     return pictures.first if pictures.count() > 1 else None
 
@@ -151,9 +178,9 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
     per control and input kind. Returns facts for checks: ``box`` (the picture's natural and
     shown size once settled)."""
     output = cell_output(page, needle)
+    output.scroll_into_view_if_needed()
     image = widget_image(output)
     wait_for_image(image)
-    output.scroll_into_view_if_needed()
     settled = full_quality(output)
 
     def run(row, action, **kwargs):
@@ -204,19 +231,39 @@ def exercise_widget(page, name: str, needle: str, args, rows: list[Row], screens
             rows.append(row)
             for i in range(pad_drags):
                 sign = 1 if i % 2 == 0 else -1
-                run(
-                    row,
-                    lambda: drag(
-                        page,
-                        pad,
-                        sign * 0.4 * pad.bounding_box()["width"],
-                        sign * 0.25 * pad.bounding_box()["height"],
-                        start=(0.3, 0.35) if sign > 0 else (0.7, 0.6),
-                    ),
-                )
+                start = (0.3, 0.35) if sign > 0 else (0.7, 0.6)
+                end = (start[0] + sign * 0.4, start[1] + sign * 0.25)
+                run(row, lambda: drag(page, pad, *_offset(pad, start, end), start=start))
+                row.landed.append(pad_point_shown(output) == pad_point_at(end))
     if screenshots:
         output.screenshot(path=str(screenshots / f"{name.replace(' ', '_')}.png"))
     return {"box": image_box(image)}
+
+
+def _offset(element, start, end) -> tuple[float, float]:
+    box = element.bounding_box()
+    return (end[0] - start[0]) * box["width"], (end[1] - start[1]) * box["height"]
+
+
+def pad_point_at(fraction: tuple[float, float]) -> tuple[float, float]:
+    """The grid point of the 2-D pad under the pointer at ``fraction`` (x, y) of the pad's square
+    picture (``cinlab.widgets.pad_uv``, snapped to ``PAD_STEP`` as ``cinlab.widgets.snap`` does:
+    what the widget should put there; written out here to measure older versions too)."""
+    import math
+
+    from cinlab.widgets import PAD_SIZE, PAD_STEP, pad_uv
+
+    return tuple(
+        round(math.floor(p / PAD_STEP + 0.5) * PAD_STEP, 4)
+        for p in pad_uv(fraction[0] * PAD_SIZE, fraction[1] * PAD_SIZE)
+    )
+
+
+def pad_point_shown(output) -> tuple[float, float]:
+    """The point (u, v) of the pad's two sliders, as the page shows them."""
+    from harness import slider_handle
+
+    return tuple(slider_value(slider_handle(output, label))[0] for label in ("left-right", "top-bottom"))
 
 
 def fmt(value: float | None, width: int = 8) -> str:
@@ -225,11 +272,12 @@ def fmt(value: float | None, width: int = 8) -> str:
 
 def print_tables(rows: list[Row], out=sys.stdout):
     print(
-        f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8} {'browser':>8}  changed",
+        f"\n{'widget':<10} {'control':<15} {'input':<6} {'n':>3} {'median':>8} {'p90':>8} {'steps90':>8} {'settle':>8} {'render':>8} {'paints':>6} {'final':>8} {'browser':>8} {'seen':>7}  changed",
         file=out,
     )
     print(
-        f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8} {'':>8}", file=out
+        f"{'':<10} {'':<15} {'':<6} {'':>3} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'':>6} {'px':>8} {'':>8} {'':>7}",
+        file=out,
     )
     for r in rows:
         med = statistics.median(r.latencies) if r.latencies else None
@@ -239,9 +287,11 @@ def print_tables(rows: list[Row], out=sys.stdout):
         changed = f"{sum(r.changed)}/{len(r.changed)}" + (" (every time)" if all(r.changed) else "")
         final = "x".join(map(str, r.sizes[-1])) if r.sizes else "-"
         browser = f"{sum(r.from_browser)}/{len(r.from_browser)}"
+        seen = f"{sum(r.seen)}/{len(r.seen)}"
+        steps = percentile(sorted(r.steps), 90) if r.input == "drag" else None
         print(
             f"{r.widget:<10} {r.control:<15} {r.input:<6} {len(r.changed):>3} {fmt(med)} {fmt(percentile(sorted(r.latencies), 90))} "
-            f"{fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8} {browser:>8}  {changed}",
+            f"{fmt(steps)} {fmt(settle)} {fmt(render)} {paints:>6.0f} {final:>8} {browser:>8} {seen:>7}  {changed}",
             file=out,
         )
     print(
@@ -286,6 +336,11 @@ def main(argv=None):
         help="extra environment for JupyterLab and its kernel",
     )
     parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument(
+        "--windowing",
+        choices=["none", "defer", "full", "contentVisibility"],
+        help="JupyterLab's notebook windowing mode (default: JupyterLab's default)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a picture after an input")
     parser.add_argument(
         "--quiet",
@@ -311,7 +366,10 @@ def main(argv=None):
     rows: list[Row] = []
     started = time.monotonic()
     try:
-        with jupyterlab(workdir, env=env) as server, sync_playwright() as pw:
+        with (
+            jupyterlab(workdir, env=env, settings=windowing(args.windowing, LAB_SETTINGS)) as server,
+            sync_playwright() as pw,
+        ):
             browser = launch_chromium(pw, args.chromium)
             page = open_notebook(browser, server, args.notebook.name)
             errors = run_all_cells(page, timeout=args.run_timeout)
@@ -329,13 +387,16 @@ def main(argv=None):
 
     print(
         f"notebook {args.notebook.name}, JupyterLab + {args.chromium} (headless), fast mode: {args.fast}, "
-        f"extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}"
+        f"windowing: {args.windowing or 'JupyterLab default'}, extra env: {args.env or 'none'}; start + run all: {run_s:.0f} s; "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}"
     )
     print(
         "latency: input event (a slider drag: the first input that moved the value) to the new picture painted; "
         "settle: last input (that moved the value) to last picture painted;\n"
         "render: the kernel's own forward pass for the last picture (caption); final: that picture's size; "
-        "browser: first picture shown by the browser from its frame cache, without the kernel"
+        "browser: first picture shown by the browser from its frame cache, without the kernel;\n"
+        "steps90: p90 over every state a drag reached of input to its picture painted; "
+        "seen: the picture had a box on the page and its pixels on the screen changed (screenshots)"
     )
     print_tables(rows)
     print(
