@@ -112,14 +112,13 @@ EXERCISES = {
     },
     "04": {
         "notebook": "04_single_style_network.ipynb",
-        "after": "**2. Add a total-variation loss.**",
+        "after": "**2. A total-variation loss.**",
         "function": "tv_loss",
         "statement": (
-            "**2a. Write the total-variation loss.** Before training with it, write it: for images $[B, C, H, W]$, one\n"
-            "value per image, the mean absolute difference of vertically neighbouring pixels plus the mean absolute\n"
-            "difference of horizontally neighbouring pixels (means, so that the value does not grow with the image). The\n"
-            'check compares it with `cinlab.losses.total_variation(images, reduction="none")`, which the training cell\n'
-            "below uses."
+            "**2a. Write the total-variation loss.** For images $[B, C, H, W]$, one value per image: the mean absolute\n"
+            "difference of vertically neighbouring pixels plus the mean absolute difference of horizontally neighbouring\n"
+            "pixels (means rather than the sums above, so that the value does not grow with the image). The check compares\n"
+            'it with `cinlab.losses.total_variation(images, reduction="none")`, which the training in 2b uses.'
         ),
         "solution": (
             "def tv_loss(images):\n"
