@@ -114,7 +114,7 @@ def activation_outliers(
     stage's resolution (a cell counts as inside when any of its pixels is). One dict per stage:
 
     - ``stage``, ``size`` (h, w), ``area``: the share of the stage's pixels inside the mask;
-    - ``max_z_inside`` / ``max_z_outside``: the largest |z| of any channel inside / outside;
+    - ``max_z_inside`` / ``max_z_outside``: the largest ``|z|`` of any channel inside / outside;
     - ``variance_inside``: the median over channels of the share of the channel's variance
       (sum of squared deviations) that lies inside the mask (about ``area`` if nothing stands out);
     - ``channels_dominated``: how many channels have more than ``share`` of their variance

@@ -8,7 +8,7 @@ gradient. A function that still raises ``NotImplementedError`` (the stub of the 
 fails with :class:`ExerciseNotWritten`. A check that passes prints one line starting with a tick.
 
 =======  ==============================================  ===================================================
-notebook check                                            the student writes
+nb       check                                            the student writes
 =======  ==============================================  ===================================================
 1        :func:`check_gram_matrix`                        ``fn(features [B, C, H, W]) -> [B, C, C]``,
                                                           ``G = F F^T / (H W)`` per example

@@ -1,4 +1,4 @@
-"""Train every shipped network, log the Fig 5 / Fig 6 runs, evaluate and summarise: one command.
+"""Train every shipped network, log the Fig 5 / Fig 6 runs, evaluate and summarise: one command::
 
     python -m cinlab.reproduce --profile gpu --pack OUT   # one H100/H200, about 9 minutes in all
     python -m cinlab.reproduce --profile cpu              # a 2-core CPU: hours

@@ -158,7 +158,7 @@ for path in sorted(__import__("pathlib").Path(models).glob("*.pt")):
     with torch.no_grad():
         pictures[path.name] = net(x.expand(len(labels), -1, -1, -1), labels)
 torch.manual_seed(0)
-small = TransformerNet(3, width=0.25, style_names=["a", "b", "c"])
+small = TransformerNet(num_styles=3, width=0.25, style_names=["a", "b", "c"])
 with torch.no_grad():
     for p in small.style_parameters():
         p.normal_(1.0, 0.5)
