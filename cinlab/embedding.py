@@ -5,10 +5,12 @@ With conditional instance normalisation every style of a network is described by
 into one vector per style, the N styles are N points in one space, and that space can be
 looked at like any embedding:
 
-- :func:`style_vectors`: the [N, D] matrix (gamma, beta or both);
+- :func:`style_vectors`: the [N, D] matrix (gamma, beta or both), with or without the numbers
+  that cannot change any picture (:func:`inert_beta_layers`);
 - :func:`pca`: a 2-D map of the styles (principal components, with the variance each explains);
 - :func:`nearest_styles`: which styles a network considers close;
-- :func:`layer_spread`: which normalisation layers differ most between styles;
+- :func:`layer_spread`: which normalisation layers differ most between styles, and
+  :func:`noise_floor`: how much styles differ in numbers that have no effect (training noise);
 - :func:`split_mixture`: a network whose one style takes its gammas from one mixture and its
   betas from another (what does each half of a style do?).
 
@@ -23,27 +25,73 @@ from typing import Sequence
 import torch
 
 from .hardware import module_device
+from .model import ResidualBlock
+from .norms import ConditionalInstanceNorm2d
 from .style import resolve_style
 
 PARTS = ("both", "gamma", "beta")
 
 
-def style_vectors(model, part: str = "both") -> torch.Tensor:
+def style_vectors(model, part: str = "both", *, drop_inert: bool = False) -> torch.Tensor:
     """One row per style: its gamma and/or beta values of every CIN layer, concatenated: [N, D] float32.
 
     ``part``: ``"both"`` (D = 3,206 at full width), ``"gamma"`` or ``"beta"`` (half each).
+    Per layer (in :meth:`~cinlab.model.TransformerNet.norm_layers` order) gamma comes before beta.
+    ``drop_inert``: leave out the beta rows of :func:`inert_beta_layers`, numbers that cannot change
+    any picture (640 of the 3,206 at full width), so that distances and maps measure only what
+    the network can show.
     """
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}; got {part!r}.")
     _check_style_rows(model)
-    layers = model.norm_layers()
+    inert = set(inert_beta_layers(model)) if drop_inert else set()
     tables = []
-    for layer in layers:
+    for name, layer in zip(norm_layer_names(model), model.norm_layers()):
         if part in ("both", "gamma"):
             tables.append(layer.gamma)
-        if part in ("both", "beta"):
+        if part in ("both", "beta") and name not in inert:
             tables.append(layer.beta)
+    if not tables:  # part="beta" of a network whose every beta is inert
+        return torch.zeros(model.num_styles, 0)
     return torch.cat([t.detach().float().cpu() for t in tables], dim=1)
+
+
+def inert_beta_layers(model) -> list[str]:
+    """The CIN layers whose beta rows cannot change the network's output, found from its structure.
+
+    The second normaliser of a residual block adds its output to the trunk, with no nonlinearity
+    after the sum, so its beta adds one constant per channel to the trunk. Up to the next
+    normaliser that constant only passes through convolutions: with reflection padding a
+    convolution maps a constant map to a constant map, as does nearest-neighbour upsampling, and
+    each later residual block passes its input through unchanged. The next normaliser (instance
+    statistics: each channel's mean is subtracted) then removes it. So those beta rows have a zero
+    gradient and no effect whatever their values (notebook 7, exercise 4, shows it). With zero
+    padding (a constant map gets edges) or transposed-convolution upsampling (it makes a constant
+    periodic) the argument fails and nothing is inert. Names as :func:`norm_layer_names`, e.g.
+    ``["residuals.0.conv2", ..., "residuals.4.conv2"]`` for the paper's network.
+    """
+    config = model.config
+    if config.padding != "reflect" or config.upsample != "nearest":
+        return []
+    if not all(isinstance(norm, ConditionalInstanceNorm2d) for norm in model.norm_layers()):
+        return []  # another normaliser may not subtract each channel's mean
+    names = {id(module): name for name, module in model.named_modules()}
+    return [names[id(m.conv2)] for m in model.modules() if isinstance(m, ResidualBlock)]
+
+
+def noise_floor(model, styles: Sequence | None = None) -> float | None:
+    """How much the styles differ in numbers that have no effect: the mean over the inert layers
+    (:func:`inert_beta_layers`) of their beta spread (as :func:`layer_spread` measures it).
+
+    Training moves those numbers by noise alone (Adam scales even a rounding-sized gradient up to a
+    step of about the learning rate), so a layer whose spread is no larger cannot be told from
+    noise. ``None`` when the network has no inert rows.
+    """
+    inert = set(inert_beta_layers(model))
+    if not inert:
+        return None
+    rows = [row for row in layer_spread(model, styles) if row["layer"] in inert]
+    return sum(float(row["beta"]) for row in rows) / len(rows)
 
 
 def pca(vectors: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,9 +110,14 @@ def pca(vectors: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     return (u[:, :k] * s[:k]).float(), share.float()
 
 
-def nearest_styles(model, style, k: int = 3, part: str = "both") -> list[tuple[str, float]]:
-    """The ``k`` styles closest to ``style`` (label or name) in the embedding: (name, Euclidean distance)."""
-    vectors = style_vectors(model, part)
+def nearest_styles(
+    model, style, k: int = 3, part: str = "both", *, drop_inert: bool = False
+) -> list[tuple[str, float]]:
+    """The ``k`` styles closest to ``style`` (label or name) in the embedding: (name, Euclidean distance).
+
+    ``part`` and ``drop_inert`` choose the coordinates, as in :func:`style_vectors`.
+    """
+    vectors = style_vectors(model, part, drop_inert=drop_inert)
     index = model.style_index(style)
     distances = (vectors - vectors[index]).norm(dim=1)
     distances[index] = float("inf")

@@ -218,14 +218,26 @@ def fig7_grid(model, photo, corners: Sequence, rows: int = 5, cols: int = 5, *, 
 # ----------------------------------------------------------------------------- the style embedding
 
 
-def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0.6, size: float = 7.0, ax=None):
+def style_map(
+    model,
+    part: str = "both",
+    *,
+    drop_inert: bool = False,
+    thumbnail: int = 48,
+    zoom: float = 0.6,
+    size: float = 7.0,
+    ax=None,
+):
     """The styles of a CIN network as points on a 2-D map: the first two principal components of
     their (gamma, beta) vectors (:mod:`cinlab.embedding`), each point drawn as its painting.
 
-    ``part`` is ``"both"``, ``"gamma"`` or ``"beta"``. Paintings are loaded by name from the
-    registry (centre-cropped squares of ``thumbnail`` px, shown at ``zoom``); a style whose name
-    is not a registry image is a dot. Every point is labelled with its name; the axis labels give
-    the share of the variance each component explains. Returns the axis.
+    ``part`` is ``"both"``, ``"gamma"`` or ``"beta"``; ``drop_inert`` leaves out the numbers that
+    cannot change any picture (:func:`cinlab.embedding.inert_beta_layers`). Paintings are loaded by
+    name from the registry (centre-cropped squares of ``thumbnail`` px, shown at ``zoom``); a style
+    whose name is not a registry image is a dot. Every point is labelled with its name, placed
+    where it overlaps no other label and, where there is room, no painting (a thin line joins a
+    label moved away from its point); the axis labels give the share of the variance each
+    component explains. Returns the axis.
     """
     import matplotlib.pyplot as plt
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
@@ -233,7 +245,7 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
     from .embedding import pca, style_vectors
     from .images import painting_thumbnail
 
-    coords, share = pca(style_vectors(model, part), 2)
+    coords, share = pca(style_vectors(model, part, drop_inert=drop_inert), 2)
     if coords.shape[1] < 2:  # two styles: one component
         coords = torch.cat([coords, torch.zeros(coords.shape[0], 1)], dim=1)
         share = torch.cat([share, torch.zeros(1)])
@@ -241,32 +253,112 @@ def style_map(model, part: str = "both", *, thumbnail: int = 48, zoom: float = 0
         _, ax = plt.subplots(figsize=(size, size * 0.8))
     xs, ys = coords[:, 0].tolist(), coords[:, 1].tolist()
     ax.scatter(xs, ys, s=12, color="0.3", zorder=1)
+    boxes = []
     for name, x, y in zip(model.style_names, xs, ys):
         painting = painting_thumbnail(name, thumbnail)  # None for a name that is not a registry painting: a dot
         if painting is not None:
             box = AnnotationBbox(OffsetImage(_as_hwc(painting), zoom=zoom), (x, y), frameon=True, pad=0.1, zorder=2)
             ax.add_artist(box)
-        ax.annotate(
-            literal(name),
-            (x, y),
-            xytext=(0, -thumbnail * zoom * 0.75 if painting is not None else -8),
-            textcoords="offset points",
-            ha="center",
-            va="top",
-            fontsize=6,
-            zorder=3,
-        )
+            boxes.append(box)
     ax.margins(0.12)
     ax.set_xlabel(f"principal component 1 ({100 * float(share[0]):.0f} % of the variance)")
     ax.set_ylabel(f"principal component 2 ({100 * float(share[1]):.0f} % of the variance)")
-    ax.set_title(f"{model.num_styles} styles, {part if part != 'both' else 'gamma and beta'}", fontsize=10)
+    what = part if part != "both" else "gamma and beta"
+    ax.set_title(
+        f"{model.num_styles} styles, {what}" + (" (inert numbers left out)" if drop_inert else ""), fontsize=10
+    )
+    half = thumbnail * zoom / 2 + 2 if boxes else 4  # points from a point to the edge of its painting
+    place_labels(ax, list(zip(xs, ys)), [literal(n) for n in model.style_names], avoid=boxes, clearance=half, fontsize=7)
     return ax
 
 
-def plot_layer_spread(rows: Sequence[Mapping], *, ax=None, title: str | None = None):
+def place_labels(
+    ax, points: Sequence[tuple[float, float]], labels: Sequence[str], *, avoid=(), clearance=4.0, fontsize=6
+):
+    """Label each point (data coordinates) with a text that overlaps no other label and stays inside
+    the axes, and where there is room, overlaps none of the artists in ``avoid`` (e.g. pictures).
+
+    Each label tries positions around its point in 16 directions, at ``clearance`` points from it and
+    then on farther rings, and takes the best: first no overlap with a label, then inside the axes,
+    then the least overlap with ``avoid``, then the nearest. A label placed beyond the first ring
+    gets a thin line to its point. Returns the text artists, in the order of ``labels``.
+    """
+    import math
+
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    ax.set_xlim(ax.get_xlim())  # freeze the limits: the labels are placed in display coordinates
+    ax.set_ylim(ax.get_ylim())
+    renderer = ax.figure.canvas.get_renderer()
+    obstacles = [artist.get_window_extent(renderer) for artist in avoid]
+    frame = ax.get_window_extent(renderer)
+    pixels_per_point = renderer.points_to_pixels(1.0)
+    angles = [2 * math.pi * k / 16 - math.pi / 2 for k in range(16)]  # starting straight below
+    rings = [clearance * 1.3**ring for ring in range(20)]  # out to about 150 times the clearance
+
+    def overlap(a, b):
+        w = min(a.x1, b.x1) - max(a.x0, b.x0)
+        h = min(a.y1, b.y1) - max(a.y0, b.y0)
+        return w * h if w > 0 and h > 0 else 0.0
+
+    placed, texts = [], []
+    for (x, y), label in zip(points, labels):
+        probe = ax.text(x, y, label, fontsize=fontsize)
+        extent = Text.get_window_extent(probe, renderer)
+        width, height = extent.width, extent.height
+        probe.remove()
+        px, py = ax.transData.transform((x, y))
+        best = None
+        for ring, distance in enumerate(rings):
+            for angle in angles:
+                dx, dy = math.cos(angle), math.sin(angle)
+                # the label's edge nearest the point sits at the given distance: shift by half its size
+                cx = px + dx * distance * pixels_per_point + (width / 2) * _sign(dx)
+                cy = py + dy * distance * pixels_per_point + (height / 2) * _sign(dy)
+                box = Bbox.from_bounds(cx - width / 2, cy - height / 2, width, height)
+                inside = overlap(box, frame) >= width * height - 1e-6
+                cost = (
+                    sum(overlap(box, other) for other in placed) > 0,
+                    not inside,
+                    round(sum(overlap(box, other) for other in obstacles), 1),
+                    ring,
+                )
+                if best is None or cost < best[0]:
+                    best = (cost, ring, cx - px, cy - py)
+            if best[0][:3] == (False, False, 0):
+                break
+        _, ring, ox, oy = best
+        line = (
+            {"arrowprops": {"arrowstyle": "-", "color": "0.5", "lw": 0.5, "shrinkA": 0, "shrinkB": 2}} if ring else {}
+        )
+        text = ax.annotate(
+            label,
+            (x, y),
+            xytext=(ox / pixels_per_point, oy / pixels_per_point),
+            textcoords="offset points",
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            zorder=3,
+            **line,
+        )
+        text.update_positions(renderer)  # an annotation finds its place at drawing time; now, to measure it
+        placed.append(Text.get_window_extent(text, renderer))
+        texts.append(text)
+    return texts
+
+
+def _sign(value: float, dead: float = 0.2) -> int:
+    return 0 if abs(value) < dead else (1 if value > 0 else -1)
+
+
+def plot_layer_spread(rows: Sequence[Mapping], *, ax=None, title: str | None = None, floor: float | None = None):
     """Bars per CIN layer (forward order): how much the styles disagree in gamma and in beta.
 
-    ``rows`` is :func:`cinlab.embedding.layer_spread`'s result. Returns the axis.
+    ``rows`` is :func:`cinlab.embedding.layer_spread`'s result. ``floor`` (e.g.
+    :func:`cinlab.embedding.noise_floor`) draws a dotted line at the spread of numbers that cannot
+    change any picture: bars no higher cannot be told from training noise. Returns the axis.
     """
     import matplotlib.pyplot as plt
 
@@ -275,6 +367,8 @@ def plot_layer_spread(rows: Sequence[Mapping], *, ax=None, title: str | None = N
     positions = list(range(len(rows)))
     ax.bar([p - 0.2 for p in positions], [row["gamma"] for row in rows], width=0.4, label="gamma")
     ax.bar([p + 0.2 for p in positions], [row["beta"] for row in rows], width=0.4, label="beta")
+    if floor is not None:
+        ax.axhline(floor, color="0.3", ls=":", lw=1.2, label="noise floor (spread of inert numbers)")
     ax.set_xticks(positions)
     ax.set_xticklabels(
         [literal(row["layer"].replace("residuals.", "res")) for row in rows], rotation=60, ha="right", fontsize=7

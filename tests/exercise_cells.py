@@ -44,13 +44,15 @@ EXERCISES = {
     },
     "02": {
         "notebook": "02_instance_normalization.ipynb",
-        "after": "**Exercise 2 — write CIN in five lines.**",
+        "after": "## CIN from scratch",
         "function": "MyCIN",
         "statement": (
-            "**Exercise 2, in code.** Here is the module with its two tables; write its `forward`. Each example `b`\n"
-            "takes the row of its own style, `labels[b]`; the statistics are per example and channel over $H, W$, with the\n"
-            "biased variance and $\\epsilon = 10^{-5}$ inside the square root. The check compares your layer with\n"
-            "`ConditionalInstanceNorm2d` holding the same tables, also on a nearly constant input where $\\epsilon$ matters."
+            "**Exercise 2 (code) — write CIN.** Below is the module with its two tables of shape $[N, C]$, starting at 1\n"
+            "and 0; write its `forward(x, labels)` so that it computes the equation at the top for each example's own style\n"
+            "`labels[b]`. `torch.nn.functional.instance_norm` does the normalisation: statistics per example and channel over\n"
+            "$H, W$, the biased variance, $\\epsilon = 10^{-5}$ inside the square root. Then pick each example's rows and\n"
+            "broadcast them over $H, W$. The check compares your layer with `ConditionalInstanceNorm2d` holding the same tables,\n"
+            "also on a nearly constant input where $\\epsilon$ matters."
         ),
         "solution": (
             "class MyCIN(torch.nn.Module):\n"
@@ -112,14 +114,13 @@ EXERCISES = {
     },
     "04": {
         "notebook": "04_single_style_network.ipynb",
-        "after": "**2. Add a total-variation loss.**",
+        "after": "**2. A total-variation loss.**",
         "function": "tv_loss",
         "statement": (
-            "**2a. Write the total-variation loss.** Before training with it, write it: for images $[B, C, H, W]$, one\n"
-            "value per image, the mean absolute difference of vertically neighbouring pixels plus the mean absolute\n"
-            "difference of horizontally neighbouring pixels (means, so that the value does not grow with the image). The\n"
-            'check compares it with `cinlab.losses.total_variation(images, reduction="none")`, which the training cell\n'
-            "below uses."
+            "**2a. Write the total-variation loss.** For images $[B, C, H, W]$, one value per image: the mean absolute\n"
+            "difference of vertically neighbouring pixels plus the mean absolute difference of horizontally neighbouring\n"
+            "pixels (means rather than the sums above, so that the value does not grow with the image). The check compares\n"
+            'it with `cinlab.losses.total_variation(images, reduction="none")`, which the training in 2b uses.'
         ),
         "solution": (
             "def tv_loss(images):\n"
@@ -180,13 +181,14 @@ EXERCISES = {
     },
     "07": {
         "notebook": "07_style_interpolation.ipynb",
-        "after": "## Fig 1b: a straight line between two styles",
+        "after": "Exercise 4 finds out why.",
         "function": "mix_rows",
         "statement": (
             "**Exercise 0 (code) — mix two tables.** Write the mixture of styles for one layer: given its tables\n"
             "`gamma` and `beta` $[N, C]$ and weights $w$ $[N]$ (non-negative, summing to 1), return the mixture's rows\n"
-            "$\\sum_i w_i \\gamma_i$ and $\\sum_i w_i \\beta_i$, $[C]$ each. The check compares them with what\n"
-            "`ConditionalInstanceNorm2d` computes for the same mixture."
+            "$\\sum_i w_i \\gamma_i$ and $\\sum_i w_i \\beta_i$, $[C]$ each, the formula at the top of this notebook. The check\n"
+            "compares them with what `ConditionalInstanceNorm2d` computes for the same mixture; the cells below mix styles\n"
+            "with cinlab's own code."
         ),
         "solution": (
             "def mix_rows(gamma, beta, weights):\n"

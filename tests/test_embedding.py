@@ -1,5 +1,7 @@
 """The style embedding: vectors of (gamma, beta), a 2-D map, nearest styles, layer spread."""
 
+import copy
+
 import pytest
 import torch
 
@@ -75,3 +77,69 @@ def test_split_mixture_takes_gamma_and_beta_from_different_styles(net):
     assert net.num_styles == 4  # the original is untouched
     with pytest.raises(ValueError, match="one style or one mixture"):
         embedding.split_mixture(net, ["a", "b"], "c")
+
+
+def _shift_beta(model, layer_name, label=0, shift=0.5):
+    layer = dict(zip(embedding.norm_layer_names(model), model.norm_layers()))[layer_name]
+    with torch.no_grad():
+        layer.beta[label] += shift
+
+
+def test_inert_beta_rows_are_found_from_the_structure_and_have_no_effect(net):
+    """The residual blocks' second beta cannot change the output; every other layer's beta can."""
+    inert = embedding.inert_beta_layers(net)
+    assert inert == [f"residuals.{k}.conv2" for k in range(5)]
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = net(x, 0)
+        for name in embedding.norm_layer_names(net):
+            shifted = copy.deepcopy(net)
+            _shift_beta(shifted, name)
+            change = float((shifted(x, 0) - reference).abs().max())
+            if name in inert:
+                assert change < 1e-5, f"{name}: an inert beta changed the output by {change}"
+            else:
+                assert change > 1e-3, f"{name}: a live beta changed the output by only {change}"
+
+
+@pytest.mark.parametrize("setting", [{"padding": "zero"}, {"upsample": "transpose"}])
+def test_no_beta_is_inert_where_the_argument_fails(setting):
+    torch.manual_seed(0)
+    model = TransformerNet(num_styles=2, width=0.25, **setting)
+    assert embedding.inert_beta_layers(model) == []
+    assert embedding.noise_floor(model) is None
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    shifted = copy.deepcopy(model)
+    _shift_beta(shifted, "residuals.0.conv2")
+    with torch.no_grad():
+        assert float((shifted(x, 0) - model(x, 0)).abs().max()) > 1e-4  # the zero padding's edges see it
+
+
+def test_style_vectors_can_leave_out_the_inert_rows(net):
+    full, live = embedding.style_vectors(net), embedding.style_vectors(net, drop_inert=True)
+    channels = net.residuals[0].conv2.norm.beta.shape[1]
+    assert live.shape == (4, full.shape[1] - 5 * channels)
+    # the kept coordinates are the full vector's, in order, less each inert layer's beta
+    keep = []
+    for name, layer in zip(embedding.norm_layer_names(net), net.norm_layers()):
+        c = layer.gamma.shape[1]
+        keep += [True] * c + [name not in embedding.inert_beta_layers(net)] * c
+    torch.testing.assert_close(live, full[:, torch.tensor(keep)])
+    assert embedding.style_vectors(net, "gamma", drop_inert=True).shape == embedding.style_vectors(net, "gamma").shape
+
+
+def test_styles_that_differ_only_in_inert_rows_are_one_point_without_them(net):
+    with torch.no_grad():
+        for name, layer in zip(embedding.norm_layer_names(net), net.norm_layers()):
+            layer.gamma[3] = layer.gamma[1]
+            layer.beta[3] = layer.beta[1] + (2.0 if name in embedding.inert_beta_layers(net) else 0.0)
+    assert embedding.nearest_styles(net, "b", k=1)[0][1] > 1.0  # far apart with every number
+    name, distance = embedding.nearest_styles(net, "b", k=1, drop_inert=True)[0]
+    assert name == "d" and distance == pytest.approx(0.0, abs=1e-6)
+
+
+def test_noise_floor_is_the_mean_beta_spread_of_the_inert_layers(net):
+    spread = {row["layer"]: row["beta"] for row in embedding.layer_spread(net)}
+    inert = embedding.inert_beta_layers(net)
+    assert embedding.noise_floor(net) == pytest.approx(sum(spread[name] for name in inert) / len(inert))
+    assert embedding.noise_floor(net, ["a", "b"]) != pytest.approx(embedding.noise_floor(net))

@@ -609,3 +609,22 @@ def test_planned_exercise_fits_its_notebook(key):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") not in ours:
             assert not name.search(cell.source), f"cell {i} uses the student's `{EXERCISES[key]['function']}`"
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_each_notebook_holds_its_exercise_as_planned(key):
+    """The notebook's exercise cells are the tested ones (tests/exercise_cells.py): statement, solution, check, in a row,
+    with nbgrader's metadata, so the checks tested here are the ones students run."""
+    from exercise_cells import check_metadata, solution_metadata
+
+    nb = nbformat.read(ROOT / "notebooks" / EXERCISES[key]["notebook"], 4)
+    ids = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+    grade_id = solution_metadata(key)["nbgrader"]["grade_id"]
+    assert ids.count(grade_id) == 1, f"notebook {key} should hold its exercise once"
+    i = ids.index(grade_id)
+    statement, solution, check = nb.cells[i - 1 : i + 2]
+    assert statement.cell_type == "markdown" and statement.source == EXERCISES[key]["statement"]
+    assert solution.source == EXERCISES[key]["solution"]
+    assert solution.metadata["nbgrader"] == solution_metadata(key)["nbgrader"]
+    assert check.source == EXERCISES[key]["check"]
+    assert check.metadata["nbgrader"] == check_metadata(key)["nbgrader"]

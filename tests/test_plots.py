@@ -143,3 +143,84 @@ def test_fig7_never_opens_a_style_name_as_a_file(tmp_path):
         pytest.fail("fig7_grid opened a style name (a FIFO) as a file and hung")
     corners = [ax for ax in result["fig"].axes if ax.get_title()]
     assert [ax.get_title() for ax in corners] == names and not any(ax.images for ax in corners)
+
+
+def _label_boxes(ax):
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    return [Text.get_window_extent(t, renderer) for t in ax.texts]
+
+
+def test_style_map_labels_do_not_overlap_in_a_dense_cloud():
+    """Twenty styles, most of them nearly one point: every label still has a place of its own, inside the axes."""
+    import itertools
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab.plots import style_map
+
+    names = [f"style_with_a_long_name_{i}" for i in range(20)]
+    net = _tiny_styled_net(names)
+    with torch.no_grad():
+        for table in net.style_parameters():
+            table[1:18] = table[1] + 1e-3 * torch.randn_like(table[1:18])  # 17 styles in one tight cluster
+    ax = style_map(net)
+    boxes = _label_boxes(ax)
+    assert [t.get_text() for t in ax.texts] == names
+    clashes = [
+        (names[i], names[j]) for i, j in itertools.combinations(range(len(boxes)), 2) if boxes[i].overlaps(boxes[j])
+    ]
+    assert not clashes
+    frame = ax.get_window_extent(ax.figure.canvas.get_renderer())
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    assert any(t.arrow_patch is not None for t in ax.texts)  # labels moved away from the cluster point at it
+
+
+def test_place_labels_keeps_a_label_next_to_its_point_when_there_is_room():
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    from cinlab.plots import place_labels
+
+    _, ax = plt.subplots(figsize=(4, 3))
+    ax.scatter([0.0, 1.0], [0.0, 1.0])
+    ax.margins(0.3)
+    texts = place_labels(ax, [(0.0, 0.0), (1.0, 1.0)], ["a", "b"], clearance=4.0)
+    assert all(t.arrow_patch is None for t in texts)  # first ring: no line needed
+    for text, point in zip(texts, [(0.0, 0.0), (1.0, 1.0)]):
+        box = _label_boxes(ax)[texts.index(text)]
+        px, py = ax.transData.transform(point)
+        assert abs((box.x0 + box.x1) / 2 - px) < 2 and box.y1 < py  # centred, just below its point
+
+
+def test_style_map_can_leave_out_the_inert_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import embedding
+    from cinlab.plots import style_map
+
+    net = _tiny_styled_net(["a", "b", "c", "d"])
+    ax = style_map(net, drop_inert=True)
+    coords, _ = embedding.pca(embedding.style_vectors(net, drop_inert=True), 2)
+    torch.testing.assert_close(torch.tensor(ax.collections[0].get_offsets(), dtype=torch.float32), coords)
+    assert "inert" in ax.get_title()
+
+
+def test_plot_layer_spread_draws_the_noise_floor():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cinlab import embedding
+    from cinlab.plots import plot_layer_spread
+
+    net = _tiny_styled_net(["a", "b", "c"])
+    floor = embedding.noise_floor(net)
+    ax = plot_layer_spread(embedding.layer_spread(net), floor=floor)
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [floor, floor]
+    assert any("noise floor" in t.get_text() for t in ax.get_legend().get_texts())
+    assert not plot_layer_spread(embedding.layer_spread(net)).get_lines()
