@@ -90,7 +90,10 @@ def test_student_notebooks_refuses_to_overwrite(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert (tmp_path / source.name).read_text() == "mine"
     assert main(["student-notebooks", str(tmp_path), str(source), "--overwrite"]) == 0
-    assert exercise_cells(nbformat.read(tmp_path / source.name, 4)) == {"solution": [], "check": []}
+    written = nbformat.read(tmp_path / source.name, 4)
+    solutions = exercise_cells(written)["solution"]
+    assert solutions, "the overwritten file is the student version of notebook 02"
+    assert all("raise NotImplementedError()" in written.cells[i].source for i in solutions)
 
 
 def test_student_notebooks_refuses_the_notebooks_own_folder():
