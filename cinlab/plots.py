@@ -39,6 +39,9 @@ def show_images(
 ):
     """Show images ([1, 3, H, W] or [3, H, W] each, or one [B, 3, H, W] batch) in a grid.
 
+    Each panel is about ``size`` inches wide (times the figure dpi in pixels); rows are as tall as
+    the tallest image needs, so images of different shapes keep their own proportions.
+
     Titles are shown as written; ``mathtext=True`` lets ``$...$`` in them be math notation.
     """
     import matplotlib.pyplot as plt
@@ -53,9 +56,10 @@ def show_images(
         raise ValueError(f"Got {len(titles)} titles for {len(images)} images.")
     ncols = ncols or min(len(images), 5)
     nrows = math.ceil(len(images) / ncols)
-    h, w = images[0].shape[-2:]
+    # Rows as tall as the tallest image needs: a square texture beside a landscape painting keeps its full size.
+    aspect = max(image.shape[-2] / image.shape[-1] for image in images)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows * h / w + (0.3 if titles else 0)), squeeze=False
+        nrows, ncols, figsize=(size * ncols, size * nrows * aspect + (0.3 if titles else 0)), squeeze=False
     )
     for ax in axes.flat:
         ax.axis("off")
@@ -268,7 +272,9 @@ def style_map(
         f"{model.num_styles} styles, {what}" + (" (inert numbers left out)" if drop_inert else ""), fontsize=10
     )
     half = thumbnail * zoom / 2 + 2 if boxes else 4  # points from a point to the edge of its painting
-    place_labels(ax, list(zip(xs, ys)), [literal(n) for n in model.style_names], avoid=boxes, clearance=half, fontsize=7)
+    place_labels(
+        ax, list(zip(xs, ys)), [literal(n) for n in model.style_names], avoid=boxes, clearance=half, fontsize=7
+    )
     return ax
 
 

@@ -224,3 +224,24 @@ def test_plot_layer_spread_draws_the_noise_floor():
     assert list(line.get_ydata()) == [floor, floor]
     assert any("noise floor" in t.get_text() for t in ax.get_legend().get_texts())
     assert not plot_layer_spread(embedding.layer_spread(net)).get_lines()
+
+
+def test_show_images_keeps_square_panels_full_size_beside_a_landscape_image():
+    """A row's height fits its tallest image: a square texture next to a wide painting is not squeezed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cinlab import plots
+
+    wide, square = torch.rand(1, 3, 100, 160), torch.rand(1, 3, 256, 256)
+    fig = plots.show_images([wide, square, square], ["painting", "a", "b"], ncols=3, size=3.6)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[1:]:
+        box = ax.images[0].get_window_extent(renderer)
+        assert min(box.width, box.height) >= 0.9 * 3.6 * fig.dpi, (box.width, box.height, fig.dpi)
+    painting = fig.axes[0].images[0].get_window_extent(renderer)
+    assert painting.width / painting.height == pytest.approx(160 / 100, rel=0.02)
+    plt.close(fig)
