@@ -548,11 +548,17 @@ def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
         "net.stylize(x, [0, 1], precision='float32')\n"
         "print(rss('VmHWM') - before)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    measured = int(done.stdout.split()[-1])
+    # One process's peak varies by half (278-429 MB over five runs on one quiet machine: how much freed memory
+    # the allocator hands back and reuses), always downwards from the true need: the largest of three fresh
+    # processes is the measurement.
+    peaks = []
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        peaks.append(int(done.stdout.split()[-1]))
+    measured = max(peaks)
     estimate = stylize_bytes(TransformerNet(num_styles=2, width=0.25), 768, 1024, count=2)
-    assert measured <= estimate <= 2.5 * measured, (measured, estimate)
+    assert measured <= estimate <= 2.5 * measured, (peaks, estimate)
 
 
 def test_several_styles_that_do_not_fit_in_one_pass_are_rendered_a_few_at_a_time(monkeypatch):
