@@ -536,7 +536,7 @@ def test_a_size_too_large_for_the_memory_is_refused_naming_a_size_that_then_work
 
 
 def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
-    from cinlab.memory import stylize_bytes
+    from cinlab.memory import FIXED_BYTES, stylize_bytes
 
     script = (
         "import torch, json\n"
@@ -548,17 +548,22 @@ def test_the_memory_estimate_is_an_upper_bound_of_a_measured_pass():
         "net.stylize(x, [0, 1], precision='float32')\n"
         "print(rss('VmHWM') - before)\n"
     )
-    # One process's peak varies by half (278-429 MB over five runs on one quiet machine: how much freed memory
-    # the allocator hands back and reuses), always downwards from the true need: the largest of three fresh
-    # processes is the measurement.
-    peaks = []
-    for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    # With glibc's default (dynamic) mmap threshold one process's peak varies from run to run (278-467 MB here):
+    # freed blocks kept on the heap and reused. A fixed threshold gives every large block its own mapping, so
+    # the peak is the pass's own need, the same in every run (278.7 MB). The estimate must cover both; beyond the
+    # pass's need it may add only its fixed allocator allowance (FIXED_BYTES) and 2.5x.
+    def peak(env_extra):
+        env = {**os.environ, **env_extra}
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env
+        )
         assert done.returncode == 0, done.stderr
-        peaks.append(int(done.stdout.split()[-1]))
-    measured = max(peaks)
+        return int(done.stdout.split()[-1])
+
+    as_used, own_need = peak({}), peak({"MALLOC_MMAP_THRESHOLD_": "131072"})
     estimate = stylize_bytes(TransformerNet(num_styles=2, width=0.25), 768, 1024, count=2)
-    assert measured <= estimate <= 2.5 * measured, (peaks, estimate)
+    assert max(as_used, own_need) <= estimate <= 2.5 * own_need + FIXED_BYTES, (as_used, own_need, estimate)
 
 
 def test_several_styles_that_do_not_fit_in_one_pass_are_rendered_a_few_at_a_time(monkeypatch):
